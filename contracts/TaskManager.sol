@@ -1,0 +1,763 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ITaskManager} from "./interfaces/ITaskManager.sol";
+import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
+import {IRelayRoots} from "./interfaces/IRelayRoots.sol";
+import {ISamplingVerifier} from "./interfaces/ISamplingVerifier.sol";
+import {Dispatch} from "./libraries/Dispatch.sol";
+import {SimHash} from "./libraries/SimHash.sol";
+import {PullPayments} from "./PullPayments.sol";
+
+/// @title TaskManager
+/// @notice The task state machine: creation, dispatch and queue, parameter upload, score and error, single and
+/// group validation, result upload, deadlines, fee escrow and settlement.
+/// @dev The queue here is an unordered array scanned in O(q) per operation. DESIGN §10 asks for O(log q)
+/// value-ordered groups, which a later change brings without changing the interface.
+contract TaskManager is ITaskManager, AccessControl, PullPayments {
+    struct Task {
+        // slot 0
+        address creator;
+        TaskType taskType;
+        TaskStatus status;
+        TaskAbortReason abortReason;
+        TaskError error;
+        uint8 qosScore;
+        uint48 sequence;
+        // slot 1
+        address selectedNode;
+        uint48 validatedAt;
+        uint48 scoreSequence;
+        // slot 2
+        uint96 fee;
+        uint48 createdAt;
+        uint48 startedAt;
+        uint48 scoreReadyAt;
+        bytes32 nonce;
+        bytes32 samplingSeed;
+        bytes32 paramsHash;
+        bytes32 resultHash;
+        uint256[2] appPublicKey;
+        bytes score;
+    }
+
+    struct QueueEntry {
+        uint256 value;
+        INodeRegistry.TaskRequirements req;
+    }
+
+    /// @dev For each target state (16 bits at offset 16·to), the set of states it may be entered from (bit i =
+    /// state i). One table for every transition (DESIGN §2); `_setStatus` is the only writer of `Task.status`.
+    uint256 private constant _ALLOWED_FROM =
+        (uint256(1 << uint8(TaskStatus.Queued)) << (16 * uint8(TaskStatus.Started))) |
+            (uint256(1 << uint8(TaskStatus.Started)) << (16 * uint8(TaskStatus.ParametersUploaded))) |
+            (uint256(1 << uint8(TaskStatus.ParametersUploaded)) << (16 * uint8(TaskStatus.ErrorReported))) |
+            (uint256(1 << uint8(TaskStatus.ParametersUploaded)) << (16 * uint8(TaskStatus.ScoreReady))) |
+            (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.Validated))) |
+            (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.GroupValidated))) |
+            (uint256((1 << uint8(TaskStatus.ScoreReady)) | (1 << uint8(TaskStatus.ErrorReported))) <<
+                (16 * uint8(TaskStatus.EndInvalidated))) |
+            (uint256(1 << uint8(TaskStatus.Validated)) << (16 * uint8(TaskStatus.EndSuccess))) |
+            (uint256(0x7F) << (16 * uint8(TaskStatus.EndAborted))) | // every non-final state (0..6)
+            (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.EndGroupRefund))) |
+            (uint256(1 << uint8(TaskStatus.GroupValidated)) << (16 * uint8(TaskStatus.EndGroupSuccess)));
+
+    /// @dev QoS task scores by submission speed within a group (DESIGN §5).
+    uint8 private constant _QOS_FIRST = 10;
+    uint8 private constant _QOS_SECOND = 5;
+    uint8 private constant _QOS_THIRD = 2;
+
+    /// @notice The node registry.
+    INodeRegistry public immutable REGISTRY;
+    /// @notice The relay roots that parameter and result blobs are proven against.
+    IRelayRoots public immutable RELAY_ROOTS;
+    /// @notice The VRF verifier.
+    ISamplingVerifier public immutable SAMPLING_VERIFIER;
+
+    mapping(bytes32 taskIDCommitment => Task task) private _tasks;
+    mapping(bytes32 nonce => bool used) private _nonceUsed;
+    /// @dev For a GroupValidated task: the other agreeing members, whose nodes share its fee.
+    mapping(bytes32 taskIDCommitment => bytes32[] peers) private _groupPeers;
+    mapping(bytes32 taskIDCommitment => QueueEntry entry) private _queueEntries;
+    bytes32[] private _queue;
+    mapping(bytes32 taskIDCommitment => uint256 indexPlusOne) private _queueIndex;
+    uint256 private _totalEscrowed;
+    uint48 private _taskCount;
+    uint48 private _scoreCount;
+    TaskConfig private _config;
+
+    /// @param admin Receives `DEFAULT_ADMIN_ROLE` (parameters).
+    /// @param registry The node registry (wire it back with `NodeRegistry.setTaskManager`).
+    /// @param relayRoots The relay roots registry.
+    /// @param samplingVerifier The VRF verifier.
+    /// @param initialConfig The parameters.
+    constructor(
+        address admin,
+        INodeRegistry registry,
+        IRelayRoots relayRoots,
+        ISamplingVerifier samplingVerifier,
+        TaskConfig memory initialConfig
+    ) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        REGISTRY = registry;
+        RELAY_ROOTS = relayRoots;
+        SAMPLING_VERIFIER = samplingVerifier;
+        _setConfig(initialConfig);
+    }
+
+    /// @notice Replaces the parameters; they apply to every later call, including deadlines of existing tasks.
+    /// @param newConfig The new parameters.
+    function setConfig(TaskConfig calldata newConfig) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setConfig(newConfig);
+    }
+
+    // =============================================================================================================
+    // Creation and dispatch
+    // =============================================================================================================
+
+    /// @inheritdoc ITaskManager
+    function createTask(TaskInput calldata input) external payable {
+        bytes32 id = input.taskIDCommitment;
+        if (msg.value == 0) revert TaskFeeZero();
+        if (msg.value > type(uint96).max) revert TaskFeeTooHigh(msg.value);
+        if (id == bytes32(0)) revert TaskCommitmentZero();
+        if (_tasks[id].creator != address(0)) revert TaskAlreadyExists(id);
+        if (_nonceUsed[input.nonce]) revert TaskNonceUsed(input.nonce);
+
+        _nonceUsed[input.nonce] = true;
+        Task storage task = _tasks[id];
+        task.creator = msg.sender;
+        task.taskType = input.taskType;
+        task.sequence = ++_taskCount;
+        task.fee = uint96(msg.value);
+        task.createdAt = uint48(block.timestamp);
+        task.nonce = input.nonce;
+        bytes32 seed = keccak256(abi.encodePacked(block.prevrandao, id));
+        task.samplingSeed = seed;
+        task.appPublicKey = input.appPublicKey;
+        _totalEscrowed += msg.value;
+        emit TaskCreated(id, msg.sender, seed);
+
+        INodeRegistry.TaskRequirements memory req = INodeRegistry.TaskRequirements({
+            taskType: input.taskType,
+            requiredGPU: input.requiredGPU,
+            requiredGPUVRAM: input.requiredGPUVRAM,
+            minimumVRAM: input.minimumVRAM,
+            version: input.taskVersion,
+            modelIDs: input.modelIDs
+        });
+        // Selection randomness from prevrandao and the commitment, separated from the sampling seed.
+        address node = REGISTRY.selectNode(req, uint256(keccak256(abi.encode(seed, "dispatch"))));
+        if (node != address(0)) {
+            _start(id, task, node);
+        } else {
+            _enqueue(id, req, taskValue(input.taskType, input.taskSize, msg.value));
+        }
+    }
+
+    /// @inheritdoc ITaskManager
+    function onNodeAvailable(address node) external {
+        if (msg.sender != address(REGISTRY)) revert TaskCallerNotRegistry(msg.sender);
+        _dispatchQueuedTo(node);
+    }
+
+    // =============================================================================================================
+    // Execution
+    // =============================================================================================================
+
+    /// @inheritdoc ITaskManager
+    function reportTaskParametersUploaded(
+        bytes32 taskIDCommitment,
+        bytes32 paramsHash,
+        bytes32 root,
+        bytes32[] calldata proof
+    ) external {
+        Task storage task = _getTask(taskIDCommitment);
+        _onlyCreator(taskIDCommitment, task);
+        _setStatus(taskIDCommitment, task, TaskStatus.ParametersUploaded);
+        if (!RELAY_ROOTS.verifyBlob(paramsHash, root, proof)) {
+            revert TaskBlobNotInRoot(taskIDCommitment, paramsHash, root);
+        }
+        task.paramsHash = paramsHash;
+        emit TaskParametersUploaded(taskIDCommitment, paramsHash, task.selectedNode);
+    }
+
+    /// @inheritdoc ITaskManager
+    function submitTaskScore(bytes32 taskIDCommitment, bytes calldata score) external {
+        Task storage task = _getTask(taskIDCommitment);
+        _onlySelectedNode(taskIDCommitment, task);
+        _setStatus(taskIDCommitment, task, TaskStatus.ScoreReady);
+        if (!SimHash.isWellFormed(task.taskType == TaskType.LLM, score)) {
+            revert TaskScoreInvalid(taskIDCommitment, score.length);
+        }
+        task.score = score;
+        task.scoreReadyAt = uint48(block.timestamp);
+        task.scoreSequence = ++_scoreCount;
+        emit TaskScoreReady(taskIDCommitment, msg.sender, score);
+    }
+
+    /// @inheritdoc ITaskManager
+    function reportTaskError(bytes32 taskIDCommitment, TaskError error) external {
+        Task storage task = _getTask(taskIDCommitment);
+        _onlySelectedNode(taskIDCommitment, task);
+        if (error == TaskError.None) revert TaskErrorInvalid(taskIDCommitment);
+        _setStatus(taskIDCommitment, task, TaskStatus.ErrorReported);
+        task.error = error;
+        task.scoreReadyAt = uint48(block.timestamp);
+        task.scoreSequence = ++_scoreCount;
+        emit TaskErrorReported(taskIDCommitment, msg.sender, error);
+    }
+
+    // =============================================================================================================
+    // Validation
+    // =============================================================================================================
+
+    /// @inheritdoc ITaskManager
+    function validateSingleTask(bytes32 taskIDCommitment, ISamplingVerifier.VRFProof calldata proof) external {
+        Task storage task = _getTask(taskIDCommitment);
+        _onlyCreator(taskIDCommitment, task);
+        TaskStatus status = task.status;
+        if (status != TaskStatus.ScoreReady && status != TaskStatus.ErrorReported) {
+            revert TaskInvalidState(taskIDCommitment, status);
+        }
+        uint256 number = _samplingNumber(taskIDCommitment, task, proof);
+        if (number % _config.samplingDivisor == 0) revert TaskSampled(taskIDCommitment, number);
+
+        if (status == TaskStatus.ScoreReady) {
+            _setStatus(taskIDCommitment, task, TaskStatus.Validated);
+            task.validatedAt = uint48(block.timestamp);
+            emit TaskValidated(taskIDCommitment, task.selectedNode);
+        } else {
+            // The node's error stands unchallenged: refund; `task.error` says why.
+            _abort(taskIDCommitment, task, TaskAbortReason.None);
+            _refund(taskIDCommitment, task);
+            _release(task.selectedNode, INodeRegistry.ReleaseOutcome.Neutral);
+        }
+    }
+
+    /// @inheritdoc ITaskManager
+    function validateTaskGroup(
+        bytes32 taskIDCommitment1,
+        bytes32 taskIDCommitment2,
+        bytes32 taskIDCommitment3,
+        bytes32 taskGUID,
+        ISamplingVerifier.VRFProof calldata proof
+    ) external {
+        bytes32[3] memory ids = [taskIDCommitment1, taskIDCommitment2, taskIDCommitment3];
+        _checkGroup(ids, taskGUID);
+        Task storage original = _tasks[ids[0]];
+        uint256 number = _samplingNumber(ids[0], original, proof);
+        if (number % _config.samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
+        _settleGroup(ids);
+    }
+
+    // =============================================================================================================
+    // Result and settlement
+    // =============================================================================================================
+
+    /// @inheritdoc ITaskManager
+    function reportTaskResultUploaded(
+        bytes32 taskIDCommitment,
+        bytes32 resultHash,
+        bytes32 root,
+        bytes32[] calldata proof
+    ) external {
+        Task storage task = _getTask(taskIDCommitment);
+        _onlySelectedNode(taskIDCommitment, task);
+        bool group = task.status == TaskStatus.GroupValidated;
+        _setStatus(taskIDCommitment, task, group ? TaskStatus.EndGroupSuccess : TaskStatus.EndSuccess);
+        if (!RELAY_ROOTS.verifyBlob(resultHash, root, proof)) {
+            revert TaskBlobNotInRoot(taskIDCommitment, resultHash, root);
+        }
+        task.resultHash = resultHash;
+        emit TaskSuccess(taskIDCommitment, resultHash, msg.sender);
+        if (group) {
+            emit TaskEndGroupSuccess(taskIDCommitment, msg.sender);
+            _payGroup(taskIDCommitment, task);
+        } else {
+            _escrowOut(task);
+            _creditFee(taskIDCommitment, msg.sender, task.fee);
+        }
+        _release(msg.sender, INodeRegistry.ReleaseOutcome.Success);
+    }
+
+    /// @inheritdoc ITaskManager
+    function abortTask(bytes32 taskIDCommitment) external {
+        Task storage task = _getTask(taskIDCommitment);
+        TaskStatus status = task.status;
+        if (status == TaskStatus.Queued && msg.sender == task.creator) {
+            _dequeue(taskIDCommitment);
+            _abort(taskIDCommitment, task, TaskAbortReason.CreatorCancelled);
+            _refund(taskIDCommitment, task);
+            return;
+        }
+        uint256 deadline = _deadline(task);
+        // Final states have no deadline (B2: the guard must actually reject them).
+        if (deadline == 0) revert TaskInvalidState(taskIDCommitment, status);
+        if (block.timestamp < deadline) revert TaskDeadlineNotReached(taskIDCommitment, deadline, block.timestamp);
+
+        address node = task.selectedNode;
+        if (status == TaskStatus.Queued) {
+            _dequeue(taskIDCommitment);
+            _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
+            _refund(taskIDCommitment, task);
+        } else if (status == TaskStatus.Started || status == TaskStatus.ParametersUploaded) {
+            _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
+            _refund(taskIDCommitment, task);
+            _release(node, INodeRegistry.ReleaseOutcome.Timeout);
+        } else if (status == TaskStatus.ScoreReady || status == TaskStatus.ErrorReported) {
+            // The application never validated: the node did its part and is paid.
+            _abort(taskIDCommitment, task, TaskAbortReason.ValidationTimeout);
+            _escrowOut(task);
+            _creditFee(taskIDCommitment, node, task.fee);
+            _release(node, INodeRegistry.ReleaseOutcome.Neutral);
+        } else {
+            // Validated or GroupValidated: the node never proved its result available.
+            _abort(taskIDCommitment, task, TaskAbortReason.ResultUploadTimeout);
+            _refund(taskIDCommitment, task);
+            _release(node, INodeRegistry.ReleaseOutcome.Timeout);
+        }
+    }
+
+    // =============================================================================================================
+    // Views
+    // =============================================================================================================
+
+    /// @inheritdoc ITaskManager
+    function getTask(bytes32 taskIDCommitment) external view returns (TaskInfo memory info) {
+        Task storage task = _getTask(taskIDCommitment);
+        info.taskType = task.taskType;
+        info.status = task.status;
+        info.abortReason = task.abortReason;
+        info.error = task.error;
+        info.qosScore = task.qosScore;
+        info.creator = task.creator;
+        info.selectedNode = task.selectedNode;
+        info.fee = task.fee;
+        info.sequence = task.sequence;
+        info.scoreSequence = task.scoreSequence;
+        info.createdAt = task.createdAt;
+        info.startedAt = task.startedAt;
+        info.scoreReadyAt = task.scoreReadyAt;
+        info.validatedAt = task.validatedAt;
+        info.nonce = task.nonce;
+        info.samplingSeed = task.samplingSeed;
+        info.paramsHash = task.paramsHash;
+        info.resultHash = task.resultHash;
+        info.score = task.score;
+        info.appPublicKey = task.appPublicKey;
+    }
+
+    /// @inheritdoc ITaskManager
+    function taskStatus(bytes32 taskIDCommitment) external view returns (TaskStatus) {
+        return _getTask(taskIDCommitment).status;
+    }
+
+    /// @inheritdoc ITaskManager
+    function deadlineOf(bytes32 taskIDCommitment) external view returns (uint256) {
+        return _deadline(_getTask(taskIDCommitment));
+    }
+
+    /// @inheritdoc ITaskManager
+    function scoresMatch(TaskType taskType, bytes calldata a, bytes calldata b) external view returns (bool) {
+        return SimHash.matches(taskType == TaskType.LLM, a, b, _config.distanceThreshold);
+    }
+
+    /// @inheritdoc ITaskManager
+    function isNonceUsed(bytes32 nonce) external view returns (bool) {
+        return _nonceUsed[nonce];
+    }
+
+    /// @inheritdoc ITaskManager
+    function queuedTasks() external view returns (bytes32[] memory) {
+        return _queue;
+    }
+
+    /// @inheritdoc ITaskManager
+    function queueCapacity() public view returns (uint256) {
+        uint256 scaled = uint256(_config.queueSizeFactor) * REGISTRY.nodeCount();
+        return scaled > _config.minQueueCapacity ? scaled : _config.minQueueCapacity;
+    }
+
+    /// @inheritdoc ITaskManager
+    function taskValue(TaskType taskType, uint256 taskSize, uint256 fee) public view returns (uint256) {
+        uint256 kind = uint256(taskType);
+        return Dispatch.taskValue(fee, _config.overhead[kind], _config.unitTime[kind], taskSize);
+    }
+
+    /// @inheritdoc ITaskManager
+    function totalEscrowed() external view returns (uint256) {
+        return _totalEscrowed;
+    }
+
+    /// @inheritdoc ITaskManager
+    function config() external view returns (TaskConfig memory) {
+        return _config;
+    }
+
+    // =============================================================================================================
+    // Internals: state machine and access
+    // =============================================================================================================
+
+    function _getTask(bytes32 taskIDCommitment) private view returns (Task storage task) {
+        task = _tasks[taskIDCommitment];
+        if (task.creator == address(0)) revert TaskNotFound(taskIDCommitment);
+    }
+
+    function _setStatus(bytes32 taskIDCommitment, Task storage task, TaskStatus to) private {
+        TaskStatus from = task.status;
+        if ((_ALLOWED_FROM >> (16 * uint256(to) + uint256(from))) & 1 == 0) {
+            revert TaskInvalidState(taskIDCommitment, from);
+        }
+        task.status = to;
+    }
+
+    function _onlyCreator(bytes32 taskIDCommitment, Task storage task) private view {
+        if (msg.sender != task.creator) revert TaskNotCreator(taskIDCommitment, msg.sender, task.creator);
+    }
+
+    function _onlySelectedNode(bytes32 taskIDCommitment, Task storage task) private view {
+        if (msg.sender != task.selectedNode) {
+            revert TaskNotSelectedNode(taskIDCommitment, msg.sender, task.selectedNode);
+        }
+    }
+
+    function _deadline(Task storage task) private view returns (uint256) {
+        TaskStatus status = task.status;
+        if (status == TaskStatus.Queued) return uint256(task.createdAt) + _config.queueTimeout;
+        if (status == TaskStatus.Started || status == TaskStatus.ParametersUploaded) {
+            return uint256(task.startedAt) + _config.executionTimeout;
+        }
+        if (status == TaskStatus.ScoreReady || status == TaskStatus.ErrorReported) {
+            return uint256(task.scoreReadyAt) + _config.validationTimeout;
+        }
+        if (status == TaskStatus.Validated || status == TaskStatus.GroupValidated) {
+            return uint256(task.validatedAt) + _config.resultUploadTimeout;
+        }
+        return 0;
+    }
+
+    function _samplingNumber(
+        bytes32 taskIDCommitment,
+        Task storage task,
+        ISamplingVerifier.VRFProof calldata proof
+    ) private view returns (uint256) {
+        if (bytes32(proof.seed) != task.samplingSeed) {
+            revert TaskSamplingSeedMismatch(taskIDCommitment, task.samplingSeed, proof.seed);
+        }
+        // The VRF key must be the creator's own Ethereum key, so nobody else can answer for the application.
+        address keyOwner = address(uint160(uint256(keccak256(abi.encodePacked(proof.pk)))));
+        if (keyOwner != task.creator) revert TaskSamplingKeyNotCreator(taskIDCommitment, keyOwner, task.creator);
+        try SAMPLING_VERIFIER.samplingNumber(proof) returns (uint256 number) {
+            return number;
+        } catch {
+            revert TaskSamplingProofInvalid(taskIDCommitment);
+        }
+    }
+
+    // =============================================================================================================
+    // Internals: group validation (DESIGN §5)
+    // =============================================================================================================
+
+    function _checkGroup(bytes32[3] memory ids, bytes32 taskGUID) private view {
+        if (ids[0] == ids[1] || ids[0] == ids[2]) revert TaskGroupDuplicateMember(ids[0]);
+        if (ids[1] == ids[2]) revert TaskGroupDuplicateMember(ids[1]);
+        Task storage original = _getTask(ids[0]);
+        _onlyCreator(ids[0], original);
+        for (uint256 i = 0; i < 3; ++i) {
+            Task storage member = _getTask(ids[i]);
+            if (member.creator != original.creator) {
+                revert TaskGroupCreatorMismatch(ids[i], member.creator, original.creator);
+            }
+            if (keccak256(abi.encodePacked(taskGUID, member.nonce)) != ids[i]) {
+                revert TaskGroupCommitmentMismatch(ids[i], taskGUID);
+            }
+            if (i != 0 && member.sequence < original.sequence) revert TaskGroupNotOriginal(ids[0], ids[i]);
+            TaskStatus status = member.status;
+            if (
+                status != TaskStatus.ScoreReady && status != TaskStatus.ErrorReported && status != TaskStatus.EndAborted
+            ) revert TaskInvalidState(ids[i], status);
+        }
+    }
+
+    /// @dev Applies the outcome table. With three scores, the agreeing set is every member that matches another
+    /// (if A~B and B~C but not A~C, all three agree through B; the table's rows are the cases where matching is
+    /// transitive). The agreeing member created first is GroupValidated, the others EndGroupRefund.
+    function _settleGroup(bytes32[3] memory ids) private {
+        bool[3] memory scored;
+        bool[3] memory errored;
+        uint256 scoredCount;
+        uint256 errorCount;
+        for (uint256 i = 0; i < 3; ++i) {
+            TaskStatus status = _tasks[ids[i]].status;
+            scored[i] = status == TaskStatus.ScoreReady;
+            errored[i] = status == TaskStatus.ErrorReported;
+            if (scored[i]) ++scoredCount;
+            if (errored[i]) ++errorCount;
+        }
+
+        bool[3] memory agrees;
+        uint256 agreeCount;
+        if (scoredCount >= 2) {
+            for (uint256 i = 0; i < 3; ++i) {
+                for (uint256 j = i + 1; j < 3; ++j) {
+                    if (scored[i] && scored[j] && _match(ids[i], ids[j])) {
+                        agrees[i] = true;
+                        agrees[j] = true;
+                    }
+                }
+            }
+            for (uint256 i = 0; i < 3; ++i) if (agrees[i]) ++agreeCount;
+        }
+
+        if (agreeCount >= 2) {
+            // AAA, AAB, AA+ER, AA+EA: the odd scored or erroring member is invalidated; aborted ones stay aborted.
+            _rewardAgreeing(ids, agrees);
+            for (uint256 i = 0; i < 3; ++i) {
+                if (!agrees[i] && (scored[i] || errored[i])) _invalidate(ids[i]);
+            }
+        } else if (scoredCount == 1 && errorCount == 2) {
+            // A,ER,ER: two nodes found the parameters unusable; the one that "ran" them is invalidated.
+            for (uint256 i = 0; i < 3; ++i) {
+                if (scored[i]) _invalidate(ids[i]);
+                else _abortMember(ids[i]);
+            }
+        } else {
+            // ABC, AB+ER, AB+EA, and every row with fewer than two usable results: nothing to pay for.
+            for (uint256 i = 0; i < 3; ++i) _abortMember(ids[i]);
+        }
+    }
+
+    function _match(bytes32 a, bytes32 b) private view returns (bool) {
+        Task storage ta = _tasks[a];
+        return SimHash.matches(ta.taskType == TaskType.LLM, ta.score, _tasks[b].score, _config.distanceThreshold);
+    }
+
+    /// @dev Ranks agreeing members by submission speed (score time minus start time, ties by submission order;
+    /// never by argument order, B3), records their QoS task scores, validates the first-created one and
+    /// refunds the others.
+    function _rewardAgreeing(bytes32[3] memory ids, bool[3] memory agrees) private {
+        uint8[3] memory qos;
+        uint8[3] memory ladder = [_QOS_FIRST, _QOS_SECOND, _QOS_THIRD];
+        for (uint256 i = 0; i < 3; ++i) {
+            if (!agrees[i]) continue;
+            uint256 rank;
+            for (uint256 j = 0; j < 3; ++j) {
+                if (j != i && agrees[j] && _faster(ids[j], ids[i])) ++rank;
+            }
+            qos[i] = ladder[rank];
+        }
+        // Argument 0 is the original and the earliest; otherwise the earliest agreeing member is validated.
+        uint256 winner = 3;
+        for (uint256 i = 0; i < 3; ++i) {
+            if (agrees[i] && (winner == 3 || _tasks[ids[i]].sequence < _tasks[ids[winner]].sequence)) winner = i;
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            if (!agrees[i]) continue;
+            bytes32 id = ids[i];
+            Task storage task = _tasks[id];
+            task.qosScore = qos[i];
+            if (i == winner) {
+                _setStatus(id, task, TaskStatus.GroupValidated);
+                task.validatedAt = uint48(block.timestamp);
+                emit TaskValidated(id, task.selectedNode);
+            } else {
+                _groupPeers[ids[winner]].push(id);
+                _setStatus(id, task, TaskStatus.EndGroupRefund);
+                emit TaskEndGroupRefund(id, task.selectedNode);
+                _refund(id, task);
+            }
+        }
+        for (uint256 i = 0; i < 3; ++i) {
+            if (!agrees[i]) continue;
+            Task storage task = _tasks[ids[i]];
+            REGISTRY.recordGroupScore(task.selectedNode, qos[i]);
+            if (i != winner) _release(task.selectedNode, INodeRegistry.ReleaseOutcome.Success);
+        }
+    }
+
+    function _faster(bytes32 a, bytes32 b) private view returns (bool) {
+        Task storage ta = _tasks[a];
+        Task storage tb = _tasks[b];
+        uint256 da = uint256(ta.scoreReadyAt) - ta.startedAt;
+        uint256 db = uint256(tb.scoreReadyAt) - tb.startedAt;
+        return da < db || (da == db && ta.scoreSequence < tb.scoreSequence);
+    }
+
+    function _invalidate(bytes32 id) private {
+        Task storage task = _tasks[id];
+        _setStatus(id, task, TaskStatus.EndInvalidated);
+        emit TaskEndInvalidated(id, task.selectedNode);
+        _refund(id, task);
+        REGISTRY.slash(task.selectedNode, id);
+    }
+
+    /// @dev Aborts a member that is not final yet; members already aborted stay as they are.
+    function _abortMember(bytes32 id) private {
+        Task storage task = _tasks[id];
+        if (task.status == TaskStatus.EndAborted) return;
+        _abort(id, task, TaskAbortReason.IncorrectResult);
+        _refund(id, task);
+        _release(task.selectedNode, INodeRegistry.ReleaseOutcome.Neutral);
+    }
+
+    /// @dev Splits the fee of a group's validated task among the agreeing nodes by QoS score (10/5/2).
+    function _payGroup(bytes32 id, Task storage task) private {
+        _escrowOut(task);
+        bytes32[] storage peers = _groupPeers[id];
+        uint256 fee = task.fee;
+        uint256 totalScore = task.qosScore;
+        for (uint256 i = 0; i < peers.length; ++i) totalScore += _tasks[peers[i]].qosScore;
+        uint256 paid;
+        for (uint256 i = 0; i < peers.length; ++i) {
+            Task storage peer = _tasks[peers[i]];
+            uint256 share = (fee * peer.qosScore) / totalScore;
+            paid += share;
+            _creditFee(id, peer.selectedNode, share);
+        }
+        // The validated task's node takes its share plus the rounding remainder.
+        _creditFee(id, task.selectedNode, fee - paid);
+    }
+
+    // =============================================================================================================
+    // Internals: money
+    // =============================================================================================================
+
+    function _abort(bytes32 id, Task storage task, TaskAbortReason reason) private {
+        TaskStatus last = task.status;
+        _setStatus(id, task, TaskStatus.EndAborted);
+        task.abortReason = reason;
+        emit TaskAborted(id, msg.sender, last, reason);
+    }
+
+    function _escrowOut(Task storage task) private {
+        _totalEscrowed -= task.fee;
+    }
+
+    function _refund(bytes32 id, Task storage task) private {
+        _escrowOut(task);
+        emit TaskFeeRefunded(id, task.creator, task.fee);
+        _credit(task.creator, task.fee);
+    }
+
+    function _creditFee(bytes32 id, address node, uint256 amount) private {
+        emit TaskFeePaid(id, node, amount);
+        _credit(node, amount);
+    }
+
+    // =============================================================================================================
+    // Internals: queue and node hand-off
+    // =============================================================================================================
+
+    function _start(bytes32 id, Task storage task, address node) private {
+        _setStatus(id, task, TaskStatus.Started);
+        task.selectedNode = node;
+        task.startedAt = uint48(block.timestamp);
+        emit TaskStarted(id, node);
+    }
+
+    /// @dev Frees the node; if it is Available again, hands it the best queued task it can serve.
+    function _release(address node, INodeRegistry.ReleaseOutcome outcome) private {
+        if (REGISTRY.releaseNode(node, outcome)) _dispatchQueuedTo(node);
+    }
+
+    function _enqueue(bytes32 id, INodeRegistry.TaskRequirements memory req, uint256 value) private {
+        uint256 length = _queue.length;
+        if (length >= queueCapacity()) {
+            // Full: evict the lowest-value task if the new one is worth more (B5: never just revert when full).
+            (bytes32 lowest, uint256 lowestValue) = _lowestQueued();
+            if (value <= lowestValue) revert TaskQueueFull(value, lowestValue);
+            _dequeue(lowest);
+            Task storage evicted = _tasks[lowest];
+            _abort(lowest, evicted, TaskAbortReason.TaskFeeTooLow);
+            _refund(lowest, evicted);
+        }
+        QueueEntry storage entry = _queueEntries[id];
+        entry.value = value;
+        entry.req.taskType = req.taskType;
+        entry.req.requiredGPU = req.requiredGPU;
+        entry.req.requiredGPUVRAM = req.requiredGPUVRAM;
+        entry.req.minimumVRAM = req.minimumVRAM;
+        entry.req.version = req.version;
+        entry.req.modelIDs = req.modelIDs;
+        _queue.push(id);
+        _queueIndex[id] = _queue.length;
+        emit TaskQueued(id);
+    }
+
+    function _lowestQueued() private view returns (bytes32 lowest, uint256 lowestValue) {
+        lowestValue = type(uint256).max;
+        for (uint256 i = 0; i < _queue.length; ++i) {
+            bytes32 id = _queue[i];
+            uint256 value = _queueEntries[id].value;
+            // Ties: the later-created task is evicted first.
+            if (value < lowestValue || (value == lowestValue && _tasks[id].sequence > _tasks[lowest].sequence)) {
+                lowest = id;
+                lowestValue = value;
+            }
+        }
+    }
+
+    function _dequeue(bytes32 id) private {
+        uint256 indexPlusOne = _queueIndex[id];
+        uint256 last = _queue.length;
+        if (indexPlusOne != last) {
+            bytes32 moved = _queue[last - 1];
+            _queue[indexPlusOne - 1] = moved;
+            _queueIndex[moved] = indexPlusOne;
+        }
+        _queue.pop();
+        delete _queueIndex[id];
+        delete _queueEntries[id];
+    }
+
+    function _dispatchQueuedTo(address node) private {
+        uint256 length = _queue.length;
+        if (length == 0) return;
+        INodeRegistry.NodeInfo memory info = REGISTRY.getNode(node);
+        if (info.health < Dispatch.HEALTH_MIN) return;
+        bytes32 best;
+        uint256 bestValue;
+        for (uint256 i = 0; i < length; ++i) {
+            bytes32 id = _queue[i];
+            QueueEntry storage entry = _queueEntries[id];
+            if (entry.value <= bestValue && best != bytes32(0)) {
+                if (entry.value < bestValue || _tasks[id].sequence > _tasks[best].sequence) continue;
+            }
+            INodeRegistry.TaskRequirements storage req = entry.req;
+            if (!Dispatch.versionCompatible(info.version, req.version)) continue;
+            if (
+                !Dispatch.hardwareCompatible(
+                    info.gpuID,
+                    info.gpuVRAM,
+                    req.requiredGPU,
+                    req.requiredGPUVRAM,
+                    req.minimumVRAM
+                )
+            ) continue;
+            best = id;
+            bestValue = entry.value;
+        }
+        if (best == bytes32(0)) return;
+        bytes32 modelsHash = Dispatch.modelsHash(_queueEntries[best].req.modelIDs);
+        _dequeue(best);
+        REGISTRY.startNode(node, modelsHash);
+        _start(best, _tasks[best], node);
+    }
+
+    function _setConfig(TaskConfig memory newConfig) private {
+        if (
+            newConfig.samplingDivisor == 0 ||
+            newConfig.distanceThreshold == 0 ||
+            newConfig.distanceThreshold > 64 ||
+            newConfig.minQueueCapacity == 0 ||
+            newConfig.queueTimeout == 0 ||
+            newConfig.executionTimeout == 0 ||
+            newConfig.validationTimeout == 0 ||
+            newConfig.resultUploadTimeout == 0
+        ) revert TaskConfigInvalid();
+        _config = newConfig;
+        emit TaskConfigUpdated(newConfig);
+    }
+}

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {ITaskTypes} from "./ITaskTypes.sol";
+import {IPullPayments} from "./IPullPayments.sol";
+import {ISamplingVerifier} from "./ISamplingVerifier.sol";
+
+/// @title Task manager: the task state machine of the VSS task network
+/// @notice Applications create tasks and pay fees into escrow; the chain dispatches each task to a staked node or
+/// queues it; the application proves its encrypted parameters are on the relay; the node submits the result's
+/// similarity hash; the application validates (alone, or as a group of three when its VRF says the task was
+/// sampled); the node proves its result is on the relay and is paid. Every non-final state has a deadline after
+/// which anyone can end the task. States, events and stages follow the source document (DESIGN §2).
+interface ITaskManager is ITaskTypes, IPullPayments {
+    /// @notice What an application sends to create a task.
+    /// @param taskType Image (`SD`, `SD_FT`) or text (`LLM`).
+    /// @param taskIDCommitment keccak256(abi.encodePacked(taskGUID, nonce)); the task's primary key.
+    /// @param nonce 32 random bytes, never used before by anyone.
+    /// @param modelIDs keccak256 of each model name the task uses.
+    /// @param minimumVRAM Minimum VRAM (GB) when any GPU will do.
+    /// @param requiredGPU keccak256 of an exact GPU model name, or zero.
+    /// @param requiredGPUVRAM VRAM (GB) of the required GPU model.
+    /// @param taskVersion Task version (major, minor, patch).
+    /// @param taskSize Size units of the task for pricing (e.g. images or tokens).
+    /// @param appPublicKey The application's Baby Jubjub public key (x, y) that the result is encrypted to.
+    struct TaskInput {
+        TaskType taskType;
+        bytes32 taskIDCommitment;
+        bytes32 nonce;
+        bytes32[] modelIDs;
+        uint64 minimumVRAM;
+        bytes32 requiredGPU;
+        uint64 requiredGPUVRAM;
+        uint32[3] taskVersion;
+        uint64 taskSize;
+        uint256[2] appPublicKey;
+    }
+
+    /// @notice A task as stored.
+    /// @param taskType The task type.
+    /// @param status The current state.
+    /// @param abortReason Why the task ended in `EndAborted` (else `None`).
+    /// @param error The error the node reported (else `None`).
+    /// @param qosScore The node's QoS task score from group validation (10, 5, 2; 0 otherwise).
+    /// @param creator The application account.
+    /// @param selectedNode The node running the task (zero while queued).
+    /// @param fee The escrowed fee, in wei.
+    /// @param sequence Creation order (1, 2, ...), used to find a group's original task.
+    /// @param scoreSequence Order of score submission, used to break QoS ties.
+    /// @param createdAt Creation time.
+    /// @param startedAt When a node was selected.
+    /// @param scoreReadyAt When the score or the error was reported.
+    /// @param validatedAt When the task was validated.
+    /// @param nonce The task's nonce.
+    /// @param samplingSeed keccak256(abi.encodePacked(block.prevrandao, taskIDCommitment)) at creation.
+    /// @param paramsHash Blob hash of the encrypted parameters.
+    /// @param resultHash Blob hash of the encrypted result.
+    /// @param score The similarity hash the node submitted.
+    /// @param appPublicKey The application's Baby Jubjub public key.
+    struct TaskInfo {
+        TaskType taskType;
+        TaskStatus status;
+        TaskAbortReason abortReason;
+        TaskError error;
+        uint8 qosScore;
+        address creator;
+        address selectedNode;
+        uint256 fee;
+        uint256 sequence;
+        uint256 scoreSequence;
+        uint256 createdAt;
+        uint256 startedAt;
+        uint256 scoreReadyAt;
+        uint256 validatedAt;
+        bytes32 nonce;
+        bytes32 samplingSeed;
+        bytes32 paramsHash;
+        bytes32 resultHash;
+        bytes score;
+        uint256[2] appPublicKey;
+    }
+
+    /// @notice Network parameters of the task manager.
+    /// @param samplingDivisor A task is sampled for validation iff VRF output % samplingDivisor == 0 (10 → 10 %).
+    /// @param distanceThreshold Two image scores match when every 8-byte block differs in fewer bits than this.
+    /// @param queueTimeout Seconds a task may wait in the queue.
+    /// @param executionTimeout Seconds from start to score or error.
+    /// @param validationTimeout Seconds from score or error to validation.
+    /// @param resultUploadTimeout Seconds from validation to result upload.
+    /// @param queueSizeFactor α: the queue holds at most max(α · joined nodes, minQueueCapacity) tasks.
+    /// @param minQueueCapacity Queue capacity floor.
+    /// @param overhead Per task type, the fixed time T₀ in the value V = fee / (T₀ + unitTime · size).
+    /// @param unitTime Per task type, the time per size unit.
+    struct TaskConfig {
+        uint64 samplingDivisor;
+        uint16 distanceThreshold;
+        uint64 queueTimeout;
+        uint64 executionTimeout;
+        uint64 validationTimeout;
+        uint64 resultUploadTimeout;
+        uint64 queueSizeFactor;
+        uint64 minQueueCapacity;
+        uint64[3] overhead;
+        uint64[3] unitTime;
+    }
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Events (names of the source document)
+    // -------------------------------------------------------------------------------------------------------------
+
+    /// @notice A task was created; the application runs its VRF over `samplingSeed`.
+    event TaskCreated(bytes32 indexed taskIDCommitment, address indexed creator, bytes32 samplingSeed);
+    /// @notice No eligible node was available; the task waits in the queue.
+    event TaskQueued(bytes32 indexed taskIDCommitment);
+    /// @notice A node was selected; the application encrypts the parameters to it and uploads them.
+    event TaskStarted(bytes32 indexed taskIDCommitment, address indexed selectedNode);
+    /// @notice The encrypted parameters are provably on the relay; the node fetches and executes them.
+    event TaskParametersUploaded(bytes32 indexed taskIDCommitment, bytes32 paramsHash, address indexed selectedNode);
+    /// @notice The node reported that the parameters can never run.
+    event TaskErrorReported(bytes32 indexed taskIDCommitment, address indexed selectedNode, TaskError error);
+    /// @notice The node submitted the similarity hash of its result.
+    event TaskScoreReady(bytes32 indexed taskIDCommitment, address indexed selectedNode, bytes score);
+    /// @notice The task was validated; its node uploads the result.
+    event TaskValidated(bytes32 indexed taskIDCommitment, address indexed selectedNode);
+    /// @notice The task ended in `EndAborted`.
+    event TaskAborted(
+        bytes32 indexed taskIDCommitment,
+        address indexed issuer,
+        TaskStatus lastStatus,
+        TaskAbortReason reason
+    );
+    /// @notice The result is provably on the relay, encrypted to the application; the fee was settled.
+    event TaskSuccess(bytes32 indexed taskIDCommitment, bytes32 resultHash, address indexed selectedNode);
+    /// @notice A group member agreed with the group; its fee was refunded.
+    event TaskEndGroupRefund(bytes32 indexed taskIDCommitment, address indexed selectedNode);
+    /// @notice A group member disagreed with the group; its node was slashed and its fee refunded.
+    event TaskEndInvalidated(bytes32 indexed taskIDCommitment, address indexed selectedNode);
+    /// @notice The group's result was uploaded; the fee was split among the agreeing nodes.
+    event TaskEndGroupSuccess(bytes32 indexed taskIDCommitment, address indexed selectedNode);
+    /// @notice The fee of a task was credited to a node.
+    event TaskFeePaid(bytes32 indexed taskIDCommitment, address indexed node, uint256 amount);
+    /// @notice The fee of a task was credited back to its creator.
+    event TaskFeeRefunded(bytes32 indexed taskIDCommitment, address indexed creator, uint256 amount);
+    /// @notice The parameters changed.
+    event TaskConfigUpdated(TaskConfig config);
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Errors
+    // -------------------------------------------------------------------------------------------------------------
+
+    /// @notice `createTask` was sent without a fee.
+    error TaskFeeZero();
+    /// @notice The fee does not fit the 96 bits it is stored in.
+    error TaskFeeTooHigh(uint256 fee);
+    /// @notice The nonce was used by an earlier task.
+    error TaskNonceUsed(bytes32 nonce);
+    /// @notice A task with this commitment exists; commitments are never overwritten (B7).
+    error TaskAlreadyExists(bytes32 taskIDCommitment);
+    /// @notice The commitment is zero.
+    error TaskCommitmentZero();
+    /// @notice No task has this commitment.
+    error TaskNotFound(bytes32 taskIDCommitment);
+    /// @notice The call is not allowed in the task's current state.
+    error TaskInvalidState(bytes32 taskIDCommitment, TaskStatus current);
+    /// @notice Only the task's creator may do this.
+    error TaskNotCreator(bytes32 taskIDCommitment, address caller, address creator);
+    /// @notice Only the task's selected node may do this.
+    error TaskNotSelectedNode(bytes32 taskIDCommitment, address caller, address selectedNode);
+    /// @notice The blob hash is not proven to be in that relay root.
+    error TaskBlobNotInRoot(bytes32 taskIDCommitment, bytes32 blobHash, bytes32 root);
+    /// @notice The score does not have the task type's shape (8-byte blocks for images, 32 bytes for text).
+    error TaskScoreInvalid(bytes32 taskIDCommitment, uint256 length);
+    /// @notice `TaskError.None` is not an error.
+    error TaskErrorInvalid(bytes32 taskIDCommitment);
+    /// @notice The VRF proof is not over the task's sampling seed.
+    error TaskSamplingSeedMismatch(bytes32 taskIDCommitment, bytes32 expected, uint256 provided);
+    /// @notice The VRF public key is not the creator's key.
+    error TaskSamplingKeyNotCreator(bytes32 taskIDCommitment, address keyOwner, address creator);
+    /// @notice The VRF proof does not verify.
+    error TaskSamplingProofInvalid(bytes32 taskIDCommitment);
+    /// @notice The task was sampled for validation, so it cannot be validated alone.
+    error TaskSampled(bytes32 taskIDCommitment, uint256 samplingNumber);
+    /// @notice The task was not sampled, so it cannot be validated as a group.
+    error TaskNotSampled(bytes32 taskIDCommitment, uint256 samplingNumber);
+    /// @notice The commitment is not keccak256(taskGUID, nonce) for the revealed GUID.
+    error TaskGroupCommitmentMismatch(bytes32 taskIDCommitment, bytes32 taskGUID);
+    /// @notice All members of a group must have the same creator.
+    error TaskGroupCreatorMismatch(bytes32 taskIDCommitment, address creator, address expected);
+    /// @notice A commitment appears twice in the group.
+    error TaskGroupDuplicateMember(bytes32 taskIDCommitment);
+    /// @notice The first commitment must be the group's original (earliest created) task.
+    error TaskGroupNotOriginal(bytes32 first, bytes32 earlier);
+    /// @notice The task's current stage has a deadline that has not passed yet.
+    error TaskDeadlineNotReached(bytes32 taskIDCommitment, uint256 deadline, uint256 nowTimestamp);
+    /// @notice The queue is full and the new task's value is not above the lowest queued value.
+    error TaskQueueFull(uint256 value, uint256 lowestValue);
+    /// @notice Only the node registry may call this.
+    error TaskCallerNotRegistry(address caller);
+    /// @notice The parameters are unusable.
+    error TaskConfigInvalid();
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Application
+    // -------------------------------------------------------------------------------------------------------------
+
+    /// @notice Creates a task with `msg.value` as fee; emits `TaskCreated`, then `TaskStarted` or `TaskQueued`.
+    /// @dev A full queue evicts its lowest-value task (EndAborted, TaskFeeTooLow, refund), or reverts with
+    /// `TaskQueueFull` when the new task would itself be the lowest.
+    /// @param input The task's metadata.
+    function createTask(TaskInput calldata input) external payable;
+
+    /// @notice Reports that the encrypted parameters are on the relay: Started → ParametersUploaded. Creator only.
+    /// @param taskIDCommitment The task.
+    /// @param paramsHash Blob hash of the encrypted parameters.
+    /// @param root A root posted to `RelayRoots`.
+    /// @param proof Merkle proof of `paramsHash` under `root`.
+    function reportTaskParametersUploaded(
+        bytes32 taskIDCommitment,
+        bytes32 paramsHash,
+        bytes32 root,
+        bytes32[] calldata proof
+    ) external;
+
+    /// @notice Submits the result's similarity hash: ParametersUploaded → ScoreReady. Selected node only.
+    /// @param taskIDCommitment The task.
+    /// @param score 8 bytes per image for image tasks, 32 bytes for text tasks.
+    function submitTaskScore(bytes32 taskIDCommitment, bytes calldata score) external;
+
+    /// @notice Reports parameters that can never run: ParametersUploaded → ErrorReported. Selected node only.
+    /// @param taskIDCommitment The task.
+    /// @param error The error.
+    function reportTaskError(bytes32 taskIDCommitment, TaskError error) external;
+
+    /// @notice Validates a task that the VRF did not sample. ScoreReady → Validated; ErrorReported → EndAborted
+    /// with the fee refunded. Creator only.
+    /// @param taskIDCommitment The task.
+    /// @param proof The creator's VRF proof over the task's sampling seed.
+    function validateSingleTask(bytes32 taskIDCommitment, ISamplingVerifier.VRFProof calldata proof) external;
+
+    /// @notice Validates a sampled task with its two validation tasks (outcome table of DESIGN §5). Creator only.
+    /// @param taskIDCommitment1 The original task, whose sampling seed the VRF proof covers.
+    /// @param taskIDCommitment2 A validation task.
+    /// @param taskIDCommitment3 The other validation task.
+    /// @param taskGUID The group's GUID: every commitment must be keccak256(taskGUID, its nonce).
+    /// @param proof The creator's VRF proof over the original task's sampling seed, saying "sampled".
+    function validateTaskGroup(
+        bytes32 taskIDCommitment1,
+        bytes32 taskIDCommitment2,
+        bytes32 taskIDCommitment3,
+        bytes32 taskGUID,
+        ISamplingVerifier.VRFProof calldata proof
+    ) external;
+
+    /// @notice Ends a task whose stage deadline passed (anyone), or cancels a queued task (creator, any time).
+    /// @dev Queued → QueueTimeout (refund); Started/ParametersUploaded → Timeout (refund, node H penalty);
+    /// ScoreReady/ErrorReported → ValidationTimeout (fee paid to the node); Validated/GroupValidated →
+    /// ResultUploadTimeout (refund, node H penalty).
+    /// @param taskIDCommitment The task.
+    function abortTask(bytes32 taskIDCommitment) external;
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Node
+    // -------------------------------------------------------------------------------------------------------------
+
+    /// @notice Reports that the encrypted result is on the relay: Validated → EndSuccess, GroupValidated →
+    /// EndGroupSuccess; settles the fee. Selected node only.
+    /// @param taskIDCommitment The task.
+    /// @param resultHash Blob hash of the encrypted result.
+    /// @param root A root posted to `RelayRoots`.
+    /// @param proof Merkle proof of `resultHash` under `root`.
+    function reportTaskResultUploaded(
+        bytes32 taskIDCommitment,
+        bytes32 resultHash,
+        bytes32 root,
+        bytes32[] calldata proof
+    ) external;
+
+    /// @notice Called by the registry when a node joins or resumes: hands it the best queued task it can serve.
+    /// @param node The node that became available.
+    function onNodeAvailable(address node) external;
+
+    // -------------------------------------------------------------------------------------------------------------
+    // Views
+    // -------------------------------------------------------------------------------------------------------------
+
+    /// @notice The task stored under `taskIDCommitment` (reverts with `TaskNotFound`).
+    function getTask(bytes32 taskIDCommitment) external view returns (TaskInfo memory);
+
+    /// @notice The status of a task (reverts with `TaskNotFound`).
+    function taskStatus(bytes32 taskIDCommitment) external view returns (TaskStatus);
+
+    /// @notice When the task's current stage may be ended by anyone (0 for final states).
+    function deadlineOf(bytes32 taskIDCommitment) external view returns (uint256);
+
+    /// @notice Whether two scores of a task type match (the rule group validation applies).
+    function scoresMatch(TaskType taskType, bytes calldata a, bytes calldata b) external view returns (bool);
+
+    /// @notice Whether `nonce` was used.
+    function isNonceUsed(bytes32 nonce) external view returns (bool);
+
+    /// @notice The queued commitments, in no particular order.
+    function queuedTasks() external view returns (bytes32[] memory);
+
+    /// @notice The queue's current capacity: max(α · joined nodes, minQueueCapacity).
+    function queueCapacity() external view returns (uint256);
+
+    /// @notice The value V used to order the queue, for a task with this type, size and fee.
+    function taskValue(TaskType taskType, uint256 taskSize, uint256 fee) external view returns (uint256);
+
+    /// @notice The sum of the fees held in escrow (tasks not yet settled).
+    function totalEscrowed() external view returns (uint256);
+
+    /// @notice The parameters.
+    function config() external view returns (TaskConfig memory);
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Generates the universal powers-of-tau file used by every circuit's Groth16 setup, entirely locally.
+#
+#   bash scripts/zk/ptau.sh [POWER] [OUT_DIR]      (defaults: 16, circuits/ptau)
+#
+# Steps: `powersoftau new` -> one contribution with entropy from /dev/urandom (discarded afterwards) ->
+# `powersoftau prepare phase2`. On the 2-core development machine 2^16 takes about 20-30 minutes, almost
+# all of it in `prepare phase2`, so the prepared file is generated once and committed
+# (circuits/ptau/pot16_final.ptau); CI never runs this script.
+#
+# This is a single-party ceremony: whoever ran it could forge proofs. A production deployment must
+# replace the file with the output of a public multi-party ceremony (e.g. a Perpetual Powers of Tau
+# file of the same power) and re-derive every circuit's zkey and verifier.
+set -euo pipefail
+POWER="${1:-16}"
+OUT="${2:-circuits/ptau}"
+SNARKJS="node node_modules/snarkjs/build/cli.cjs"
+mkdir -p "$OUT"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+start=$(date +%s)
+$SNARKJS powersoftau new bn128 "$POWER" "$tmp/pot_0000.ptau"
+$SNARKJS powersoftau contribute "$tmp/pot_0000.ptau" "$tmp/pot_0001.ptau" \
+  --name="vss-task-network local contribution" -e="$(head -c 64 /dev/urandom | base64 -w0)"
+$SNARKJS powersoftau prepare phase2 "$tmp/pot_0001.ptau" "$OUT/pot${POWER}_final.ptau"
+$SNARKJS powersoftau verify "$OUT/pot${POWER}_final.ptau" > "$tmp/verify.log" 2>&1 || { cat "$tmp/verify.log"; exit 1; }
+echo "ptau 2^$POWER ready in $OUT/pot${POWER}_final.ptau after $(( $(date +%s) - start )) s"
+sha256sum "$OUT/pot${POWER}_final.ptau"
