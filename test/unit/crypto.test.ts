@@ -10,7 +10,9 @@ import { TaskType } from "../../src/types.js";
 describe("unit: crypto helpers (TypeScript against the contracts)", function () {
   let net: Network;
   before(async function () {
-    net = await networkHelpers.loadFixture(deployNetwork);
+    net = await networkHelpers.loadFixture(async function freshNetwork() {
+      return deployNetwork();
+    });
   });
 
   describe("commitment", function () {
