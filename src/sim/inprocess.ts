@@ -1,0 +1,659 @@
+/**
+ * In-process actors of the VSS task network, over ethers v6: a DA/relay, an application and a GPU node.
+ *
+ * They are deliberately small and driven explicitly, one step per method (no background loops, no event
+ * subscriptions), so that the demo (`scripts/demo.ts`) and the gas benchmark (`scripts/bench-gas.ts`) can walk the
+ * task lifecycle of `../../../shared/spec/task-lifecycle.md` step by step and look at every receipt.
+ *
+ * - {@link SimChain}: the three contracts, a name book for addresses, one `send` path for every transaction (with
+ *   optional hooks before and after it) and a decoder of receipt logs into named events.
+ * - {@link InProcessRelay}: holds blobs by hash, batches the pending hashes, posts each batch's Merkle root with
+ *   `RelayRoots.postRoot` from the relay wallet and answers with inclusion proofs (DESIGN §3).
+ * - {@link App}: creates tasks (random GUID and nonce), runs its VRF over the sampling seed of `TaskCreated`, creates
+ *   the two validation tasks when sampled, uploads parameters and reports them, validates single tasks and groups,
+ *   and downloads results.
+ * - {@link Node}: joins with a stake, executes deterministically (honest or dishonest), submits the score, uploads
+ *   the result after validation and reports it, and withdraws.
+ *
+ * Stand-ins until the encryption/ZK issues land (DESIGN §4):
+ * - A blob is an unencrypted "envelope" `abi.encode(address recipient, bytes32 salt, bytes payload)`, and its hash
+ *   is `keccak256(blob)`. The real blob is the Baby Jubjub/Poseidon ciphertext and its hash the Poseidon hash of its
+ *   field elements; only {@link sealBlob}/{@link openBlob}/{@link blobHashOf} change then. The salt (the task
+ *   commitment) keeps the three identical parameter blobs of a validation group distinct, as encryption to three
+ *   different nodes will.
+ * - Baby Jubjub keys are the non-zero placeholder {@link PLACEHOLDER_BJJ_KEY}.
+ * - Execution is a deterministic function of the parameters ({@link executeTask}).
+ */
+import {
+  AbiCoder,
+  ZeroAddress,
+  getAddress,
+  getBytes,
+  hexlify,
+  keccak256,
+  randomBytes,
+  solidityPackedKeccak256,
+  toUtf8Bytes,
+  type BytesLike,
+  type ContractTransactionReceipt,
+  type ContractTransactionResponse,
+  type EventFragment,
+  type Interface,
+  type Log,
+  type Result,
+  type Signer,
+  type Wallet,
+} from "ethers";
+import {
+  NodeRegistry__factory,
+  RelayRoots__factory,
+  TaskManager__factory,
+  type NodeRegistry,
+  type RelayRoots,
+  type TaskManager,
+} from "../../typechain-types/index.js";
+import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../crypto/commitment.js";
+import { BlobBatch, type BlobInclusion } from "../crypto/merkle.js";
+import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
+import { TaskStatus, TaskType } from "../types.js";
+
+// =================================================================================================================
+// Chain access
+// =================================================================================================================
+
+/** The contracts the actors talk to. */
+export interface SimContracts {
+  taskManager: TaskManager;
+  registry: NodeRegistry;
+  relayRoots: RelayRoots;
+}
+
+/** Which contract emitted a decoded event. */
+export type ContractName = "TaskManager" | "NodeRegistry" | "RelayRoots";
+
+/** A receipt log decoded with the ABI of the contract that emitted it. */
+export interface DecodedEvent {
+  contract: ContractName;
+  name: string;
+  args: Result;
+  fragment: EventFragment;
+  log: Log;
+}
+
+/** A mined transaction, with its logs decoded. */
+export interface SentTx {
+  actor: string;
+  call: string;
+  receipt: ContractTransactionReceipt;
+  events: DecodedEvent[];
+}
+
+/** Optional observers of every transaction the actors send. */
+export interface SimHooks {
+  /** Runs right before a transaction is submitted (e.g. to fix the next block's timestamp). */
+  beforeTx?: (actor: string, call: string) => void | Promise<void>;
+  /** Runs once the transaction is mined (e.g. to print its events or record its gas). */
+  afterTx?: (tx: SentTx) => void | Promise<void>;
+}
+
+/** The contracts, a name book for addresses, and the single path every actor's transaction goes through. */
+export class SimChain {
+  /** `TaskConfig.samplingDivisor`: a task is sampled iff its VRF output is divisible by it. */
+  readonly samplingDivisor: bigint;
+  private readonly names = new Map<string, string>();
+  private readonly decoders: Map<string, { contract: ContractName; iface: Interface }>;
+
+  private constructor(
+    readonly contracts: SimContracts,
+    readonly hooks: SimHooks,
+    samplingDivisor: bigint,
+    addresses: { taskManager: string; registry: string; relayRoots: string },
+  ) {
+    this.samplingDivisor = samplingDivisor;
+    this.decoders = new Map([
+      [addresses.taskManager.toLowerCase(), { contract: "TaskManager", iface: contracts.taskManager.interface }],
+      [addresses.registry.toLowerCase(), { contract: "NodeRegistry", iface: contracts.registry.interface }],
+      [addresses.relayRoots.toLowerCase(), { contract: "RelayRoots", iface: contracts.relayRoots.interface }],
+    ]);
+    this.setName(addresses.taskManager, "TaskManager");
+    this.setName(addresses.registry, "NodeRegistry");
+    this.setName(addresses.relayRoots, "RelayRoots");
+  }
+
+  /** Connects to deployed contracts (any runner: actors reconnect them with their own wallets). */
+  static async create(
+    addresses: { taskManager: string; registry: string; relayRoots: string },
+    runner: Signer,
+    hooks: SimHooks = {},
+  ): Promise<SimChain> {
+    const contracts: SimContracts = {
+      taskManager: TaskManager__factory.connect(addresses.taskManager, runner),
+      registry: NodeRegistry__factory.connect(addresses.registry, runner),
+      relayRoots: RelayRoots__factory.connect(addresses.relayRoots, runner),
+    };
+    const config = await contracts.taskManager.config();
+    return new SimChain(contracts, hooks, config.samplingDivisor, addresses);
+  }
+
+  /** Gives `address` a readable name in logs and tables. */
+  setName(address: string, name: string): void {
+    this.names.set(address.toLowerCase(), name);
+  }
+
+  /** The name of `address`, or a short hex form when it has none. */
+  nameOf(address: string): string {
+    if (address === ZeroAddress) return "none";
+    return this.names.get(address.toLowerCase()) ?? shortHex(address);
+  }
+
+  /** Decodes the logs of the known contracts in `receipt` (others are skipped). */
+  decode(receipt: ContractTransactionReceipt): DecodedEvent[] {
+    const events: DecodedEvent[] = [];
+    for (const log of receipt.logs) {
+      const decoder = this.decoders.get(log.address.toLowerCase());
+      if (!decoder) continue;
+      const parsed = decoder.iface.parseLog({ topics: [...log.topics], data: log.data });
+      if (!parsed) continue;
+      events.push({ contract: decoder.contract, name: parsed.name, args: parsed.args, fragment: parsed.fragment, log });
+    }
+    return events;
+  }
+
+  /** Sends a transaction through the hooks, waits for it, and decodes its logs. Throws when it reverts. */
+  async send(actor: string, call: string, submit: () => Promise<ContractTransactionResponse>): Promise<SentTx> {
+    await this.hooks.beforeTx?.(actor, call);
+    const response = await submit();
+    const receipt = await response.wait();
+    if (receipt === null) throw new Error(`${actor} ${call}: no receipt`);
+    const tx: SentTx = { actor, call, receipt, events: this.decode(receipt) };
+    await this.hooks.afterTx?.(tx);
+    return tx;
+  }
+}
+
+/** The first event named `name` in `tx`, or throws. */
+export function eventOf(tx: SentTx, name: string): DecodedEvent {
+  const event = tx.events.find((e) => e.name === name);
+  if (!event) throw new Error(`${tx.actor} ${tx.call}: no ${name} event`);
+  return event;
+}
+
+/** `0x1234…abcd`: a short form of a long hex string for logs and tables. */
+export function shortHex(hex: string, chars = 4): string {
+  return hex.length <= 2 + 2 * chars + 1 ? hex : `${hex.slice(0, 2 + chars)}…${hex.slice(-chars)}`;
+}
+
+/** `keccak256(abi.encodePacked(prevrandao, taskIDCommitment))`: the sampling seed `createTask` stores. */
+export function samplingSeedOf(prevrandao: bigint, commitment: Bytes32): Bytes32 {
+  return solidityPackedKeccak256(["uint256", "bytes32"], [prevrandao, commitment]);
+}
+
+// =================================================================================================================
+// Blobs (stand-in envelope, see the file comment)
+// =================================================================================================================
+
+/** Placeholder Baby Jubjub public key (non-zero, as the contracts require) until the encryption issue lands. */
+export const PLACEHOLDER_BJJ_KEY: [bigint, bigint] = [1n, 2n];
+
+const abi = AbiCoder.defaultAbiCoder();
+
+/**
+ * The blob hash the chain sees. Stand-in: `keccak256` of the blob bytes; the encrypted-blob issue replaces it with
+ * the Poseidon hash of the blob's field elements (DESIGN §3–§4).
+ */
+export function blobHashOf(blob: BytesLike): Bytes32 {
+  return keccak256(blob);
+}
+
+/**
+ * Packs `payload` for `recipient` (stand-in for encryption to the recipient's Baby Jubjub key). `salt` makes equal
+ * payloads for different tasks produce different blobs.
+ */
+export function sealBlob(recipient: string, salt: Bytes32, payload: BytesLike): Uint8Array {
+  return getBytes(abi.encode(["address", "bytes32", "bytes"], [recipient, salt, payload]));
+}
+
+/** Opens a blob sealed to `recipient` (stand-in for decryption); throws when it is for someone else. */
+export function openBlob(recipient: string, blob: BytesLike): { salt: Bytes32; payload: Uint8Array } {
+  const [to, salt, payload] = abi.decode(["address", "bytes32", "bytes"], blob) as unknown as [string, string, string];
+  if (getAddress(to) !== getAddress(recipient)) throw new Error(`blob is sealed to ${to}, not ${recipient}`);
+  return { salt, payload: getBytes(payload) };
+}
+
+// =================================================================================================================
+// Relay
+// =================================================================================================================
+
+/** The outcome of closing a batch. */
+export interface RelayBatch {
+  batch: BlobBatch;
+  tx: SentTx;
+  inclusions: BlobInclusion[];
+}
+
+/**
+ * The DA/relay, in process: stores blobs by hash, batches the pending hashes, and posts each batch's Merkle root with
+ * `RelayRoots.postRoot` from the relay wallet (which holds `RELAY_ROLE`). Batches close when {@link flush} is called
+ * (the HTTP relay closes them after B blobs or T ms).
+ */
+export class InProcessRelay {
+  private readonly blobs = new Map<string, Uint8Array>();
+  private readonly inclusions = new Map<string, BlobInclusion>();
+  private pending: Bytes32[] = [];
+
+  constructor(
+    readonly chain: SimChain,
+    readonly wallet: Wallet,
+    readonly name = "relay",
+  ) {
+    chain.setName(wallet.address, name);
+  }
+
+  /** Stores a blob and adds its hash to the open batch; returns the hash. */
+  upload(blob: BytesLike): Bytes32 {
+    const bytes = getBytes(blob);
+    const hash = blobHashOf(bytes);
+    const key = hash.toLowerCase();
+    if (!this.blobs.has(key)) {
+      this.blobs.set(key, bytes);
+      this.pending.push(hash);
+    }
+    return hash;
+  }
+
+  /** Anyone may read a blob by hash (it is encrypted in the real relay). */
+  get(hash: Bytes32): Uint8Array {
+    const blob = this.blobs.get(hash.toLowerCase());
+    if (!blob) throw new Error(`relay: no blob ${hash}`);
+    return blob;
+  }
+
+  /** Number of blobs waiting for the next batch. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Closes the open batch: posts its root on-chain and returns the inclusion of every blob in it. */
+  async flush(): Promise<RelayBatch | null> {
+    if (this.pending.length === 0) return null;
+    const hashes = this.pending;
+    this.pending = [];
+    const batch = new BlobBatch(hashes);
+    const relayRoots = this.chain.contracts.relayRoots.connect(this.wallet);
+    const tx = await this.chain.send(this.name, "postRoot", () => relayRoots.postRoot(batch.root, batch.size));
+    const inclusions = hashes.map((h) => batch.inclusion(h));
+    for (const inclusion of inclusions) this.inclusions.set(inclusion.blobHash.toLowerCase(), inclusion);
+    return { batch, tx, inclusions };
+  }
+
+  /** The inclusion proof of a blob whose batch was posted. */
+  inclusion(hash: Bytes32): BlobInclusion {
+    const inclusion = this.inclusions.get(hash.toLowerCase());
+    if (!inclusion) throw new Error(`relay: blob ${hash} is not in a posted batch yet`);
+    return inclusion;
+  }
+}
+
+// =================================================================================================================
+// Application
+// =================================================================================================================
+
+/** What an application asks for. */
+export interface TaskSpec {
+  taskType: TaskType;
+  /** The task parameters (e.g. the SD JSON of the lifecycle document); a string is UTF-8 encoded. */
+  params: string | Uint8Array;
+  fee: bigint;
+  modelIDs?: Bytes32[];
+  minimumVRAM?: number;
+  requiredGPU?: Bytes32;
+  requiredGPUVRAM?: number;
+  version?: [number, number, number];
+  taskSize?: number;
+}
+
+/** A task's identity: `commitment = keccak256(taskGUID, nonce)`. */
+export interface TaskIdentity {
+  taskGUID: Bytes32;
+  nonce: Bytes32;
+  commitment: Bytes32;
+}
+
+/** The application's VRF over a sampling seed. */
+export interface SamplingOutcome {
+  proof: SolidityVRFProof;
+  samplingNumber: bigint;
+  sampled: boolean;
+}
+
+/** A task as its application tracks it. */
+export interface AppTask extends TaskIdentity {
+  spec: TaskSpec;
+  params: Uint8Array;
+  /** From `TaskCreated`. */
+  seed: Bytes32;
+  /** The app's VRF over `seed`. */
+  sampling: SamplingOutcome;
+  /** `original` when sampled (it then has two validation tasks), `validation` for those two, else `single`. */
+  role: "single" | "original" | "validation";
+  validationTasks?: [AppTask, AppTask];
+  /** The node from `TaskStarted` (null while queued). */
+  selectedNode: string | null;
+  created: SentTx;
+}
+
+/** The default source of GUIDs and nonces: 32 cryptographically random bytes. */
+export function secureRandom32(): Bytes32 {
+  return hexlify(randomBytes(32));
+}
+
+/** A deterministic source of 32-byte values (`keccak256(label:i)`), for reproducible demos and benchmarks. */
+export function deterministicRandom32(label: string): () => Bytes32 {
+  let counter = 0;
+  return () => keccak256(toUtf8Bytes(`${label}:${counter++}`));
+}
+
+/** An application: a wallet whose secret key is also its VRF key (DESIGN §1). */
+export class App {
+  readonly tasks: AppTask[] = [];
+
+  constructor(
+    readonly chain: SimChain,
+    readonly relay: InProcessRelay,
+    readonly wallet: Wallet,
+    readonly name: string,
+    private readonly random: () => Bytes32 = secureRandom32,
+  ) {
+    chain.setName(wallet.address, name);
+  }
+
+  get address(): string {
+    return this.wallet.address;
+  }
+
+  private get taskManager(): TaskManager {
+    return this.chain.contracts.taskManager.connect(this.wallet);
+  }
+
+  /** A fresh identity: new nonce, under `taskGUID` (a new GUID when omitted). */
+  newIdentity(taskGUID: Bytes32 = this.random()): TaskIdentity {
+    const nonce = this.random();
+    return { taskGUID, nonce, commitment: taskIDCommitment(taskGUID, nonce) };
+  }
+
+  /** The VRF over a sampling seed with the app's key, and the sampling decision. */
+  sampling(seed: Bytes32): SamplingOutcome {
+    const proof = proveVRF(this.wallet.privateKey, seed);
+    const samplingNumber = vrfOutput(proof.gamma);
+    return {
+      proof: toSolidityProof(proof),
+      samplingNumber,
+      sampled: isSampled(samplingNumber, this.chain.samplingDivisor),
+    };
+  }
+
+  /**
+   * DEMO AND BENCHMARK ONLY. Draws identities until the VRF over `keccak256(prevrandao, commitment)` gives the
+   * wanted decision. A real application cannot do this: it does not choose the block's prevrandao, and the seed is
+   * only known once the task is mined. The demo and the benchmark fix prevrandao (`setPrevRandao`) to show both
+   * paths deterministically.
+   */
+  findIdentity(prevrandao: bigint, sampled: boolean, taskGUID?: Bytes32, maxTries = 10_000): TaskIdentity {
+    for (let i = 0; i < maxTries; ++i) {
+      const identity = this.newIdentity(taskGUID ?? this.random());
+      if (this.sampling(samplingSeedOf(prevrandao, identity.commitment)).sampled === sampled) return identity;
+    }
+    throw new Error(`${this.name}: no identity with sampled=${sampled} in ${maxTries} tries`);
+  }
+
+  /** Creates a task (fee as `msg.value`), reads its seed from `TaskCreated` and runs the VRF over it. */
+  async createTask(spec: TaskSpec, identity: TaskIdentity = this.newIdentity()): Promise<AppTask> {
+    return this.create(spec, identity, "single");
+  }
+
+  /** Creates the two validation tasks of a sampled task: same GUID, same parameters, new nonces (DESIGN §1). */
+  async createValidationTasks(original: AppTask): Promise<[AppTask, AppTask]> {
+    if (!original.sampling.sampled) throw new Error(`${this.name}: task ${original.commitment} was not sampled`);
+    const second = await this.create(original.spec, this.newIdentity(original.taskGUID), "validation");
+    const third = await this.create(original.spec, this.newIdentity(original.taskGUID), "validation");
+    original.validationTasks = [second, third];
+    return original.validationTasks;
+  }
+
+  private async create(spec: TaskSpec, identity: TaskIdentity, role: AppTask["role"]): Promise<AppTask> {
+    const input = {
+      taskType: spec.taskType,
+      taskIDCommitment: identity.commitment,
+      nonce: identity.nonce,
+      modelIDs: spec.modelIDs ?? [],
+      minimumVRAM: spec.minimumVRAM ?? 8,
+      requiredGPU: spec.requiredGPU ?? ANY_GPU,
+      requiredGPUVRAM: spec.requiredGPUVRAM ?? 0,
+      taskVersion: spec.version ?? [2, 0, 0],
+      taskSize: spec.taskSize ?? 1,
+      appPublicKey: PLACEHOLDER_BJJ_KEY,
+    };
+    const created = await this.chain.send(this.name, "createTask", () =>
+      this.taskManager.createTask(input, { value: spec.fee }),
+    );
+    const seed: Bytes32 = eventOf(created, "TaskCreated").args.samplingSeed;
+    const started = created.events.find((e) => e.name === "TaskStarted");
+    const sampling = this.sampling(seed);
+    const task: AppTask = {
+      ...identity,
+      spec,
+      params: typeof spec.params === "string" ? toUtf8Bytes(spec.params) : spec.params,
+      seed,
+      sampling,
+      role: role === "single" && sampling.sampled ? "original" : role,
+      selectedNode: started ? (started.args.selectedNode as string) : null,
+      created,
+    };
+    this.tasks.push(task);
+    return task;
+  }
+
+  /**
+   * Seals each task's parameters to its selected node, uploads them to the relay (one batch), and reports each
+   * upload with its Merkle proof: Started → ParametersUploaded.
+   */
+  async uploadParameters(...tasks: AppTask[]): Promise<SentTx[]> {
+    const hashes: Bytes32[] = [];
+    for (const task of tasks) {
+      const node = (await this.chain.contracts.taskManager.getTask(task.commitment)).selectedNode;
+      if (node === ZeroAddress) throw new Error(`${this.name}: task ${task.commitment} has no node yet (queued)`);
+      task.selectedNode = node;
+      hashes.push(this.relay.upload(sealBlob(node, task.commitment, task.params)));
+    }
+    await this.relay.flush();
+    const sent: SentTx[] = [];
+    for (const [i, task] of tasks.entries()) {
+      const { blobHash, root, proof } = this.relay.inclusion(hashes[i]);
+      sent.push(
+        await this.chain.send(this.name, "reportTaskParametersUploaded", () =>
+          this.taskManager.reportTaskParametersUploaded(task.commitment, blobHash, root, proof),
+        ),
+      );
+    }
+    return sent;
+  }
+
+  /** Validates a task that was not sampled: ScoreReady → Validated (ErrorReported → EndAborted). */
+  async validateSingle(task: AppTask): Promise<SentTx> {
+    return this.chain.send(this.name, "validateSingleTask", () =>
+      this.taskManager.validateSingleTask(task.commitment, task.sampling.proof),
+    );
+  }
+
+  /** Validates a sampled task with its two validation tasks, revealing the GUID (outcome table of DESIGN §5). */
+  async validateGroup(original: AppTask): Promise<SentTx> {
+    const members = original.validationTasks;
+    if (!members) throw new Error(`${this.name}: task ${original.commitment} has no validation tasks`);
+    return this.chain.send(this.name, "validateTaskGroup", () =>
+      this.taskManager.validateTaskGroup(
+        original.commitment,
+        members[0].commitment,
+        members[1].commitment,
+        original.taskGUID,
+        original.sampling.proof,
+      ),
+    );
+  }
+
+  /** Downloads and opens the result of a task that ended in EndSuccess / EndGroupSuccess. */
+  async fetchResult(task: AppTask): Promise<Uint8Array> {
+    const info = await this.chain.contracts.taskManager.getTask(task.commitment);
+    if (info.status !== BigInt(TaskStatus.EndSuccess) && info.status !== BigInt(TaskStatus.EndGroupSuccess)) {
+      throw new Error(
+        `${this.name}: task ${task.commitment} has no result (status ${TaskStatus[Number(info.status)]})`,
+      );
+    }
+    return openBlob(this.address, this.relay.get(info.resultHash)).payload;
+  }
+
+  /** Withdraws refunded fees from the task manager; null when there is nothing to withdraw. */
+  async withdraw(): Promise<SentTx | null> {
+    if ((await this.chain.contracts.taskManager.withdrawable(this.address)) === 0n) return null;
+    return this.chain.send(this.name, "withdraw", () => this.taskManager.withdraw());
+  }
+}
+
+// =================================================================================================================
+// Node
+// =================================================================================================================
+
+/** What a node runs on. */
+export interface NodeProfile {
+  gpuName: string;
+  gpuVRAM: number;
+  version: [number, number, number];
+  /** Names of the models held locally. */
+  models: string[];
+  publicKey: [bigint, bigint];
+}
+
+export const DEFAULT_NODE_PROFILE: NodeProfile = {
+  gpuName: "NVIDIA GeForce RTX 4090",
+  gpuVRAM: 24,
+  version: [2, 5, 0],
+  models: ["stabilityai/sdxl-turbo"],
+  publicKey: PLACEHOLDER_BJJ_KEY,
+};
+
+/** A task's output and its similarity hash. */
+export interface Execution {
+  score: Uint8Array;
+  result: Uint8Array;
+}
+
+/**
+ * Deterministic stand-in executor. Image tasks (SD, SD_FT): score = the first 8 bytes of `keccak256(params)` (one
+ * 64-bit perceptual hash); text tasks (LLM): score = the 32 bytes of `keccak256(params)`. The result is a small
+ * deterministic byte string derived from the parameters.
+ */
+export function executeTask(taskType: TaskType, params: BytesLike): Execution {
+  const digest = getBytes(keccak256(params));
+  const score = taskType === TaskType.LLM ? digest : digest.slice(0, 8);
+  const kind = taskType === TaskType.LLM ? "text" : "image";
+  const result = toUtf8Bytes(`${kind} result of params ${hexlify(digest)}`);
+  return { score, result };
+}
+
+/** A dishonest node's "execution": skips the work and returns the complement of the honest score (no match). */
+export function cheatTask(taskType: TaskType, params: BytesLike): Execution {
+  const honest = executeTask(taskType, params);
+  return { score: honest.score.map((b) => b ^ 0xff), result: toUtf8Bytes("made-up result") };
+}
+
+/** A GPU node. `honest: false` makes it submit a score that disagrees with every honest node. */
+export class Node {
+  private readonly jobs = new Map<string, Execution & { creator: string }>();
+
+  constructor(
+    readonly chain: SimChain,
+    readonly relay: InProcessRelay,
+    readonly wallet: Wallet,
+    readonly name: string,
+    readonly honest = true,
+    readonly profile: NodeProfile = DEFAULT_NODE_PROFILE,
+  ) {
+    chain.setName(wallet.address, name);
+  }
+
+  get address(): string {
+    return this.wallet.address;
+  }
+
+  private get taskManager(): TaskManager {
+    return this.chain.contracts.taskManager.connect(this.wallet);
+  }
+
+  private get registry(): NodeRegistry {
+    return this.chain.contracts.registry.connect(this.wallet);
+  }
+
+  /** Joins with `stake`; the node becomes Available (and may take a queued task at once). */
+  async join(stake: bigint): Promise<SentTx> {
+    const p = this.profile;
+    return this.chain.send(this.name, "join", () =>
+      this.registry.join(p.gpuName, p.gpuVRAM, p.version, p.publicKey, p.models.map(modelId), { value: stake }),
+    );
+  }
+
+  /** Fetches the task's parameters from the relay and runs them (after `TaskParametersUploaded`). */
+  async execute(commitment: Bytes32): Promise<Execution> {
+    const info = await this.chain.contracts.taskManager.getTask(commitment);
+    if (getAddress(info.selectedNode) !== this.address) throw new Error(`${this.name}: task ${commitment} is not mine`);
+    if (info.status !== BigInt(TaskStatus.ParametersUploaded)) {
+      throw new Error(`${this.name}: task ${commitment} is ${TaskStatus[Number(info.status)]}, not ParametersUploaded`);
+    }
+    const { payload } = openBlob(this.address, this.relay.get(info.paramsHash));
+    const taskType = Number(info.taskType) as TaskType;
+    const execution = this.honest ? executeTask(taskType, payload) : cheatTask(taskType, payload);
+    this.jobs.set(commitment.toLowerCase(), { ...execution, creator: info.creator });
+    return execution;
+  }
+
+  /** Submits the score of an executed task: ParametersUploaded → ScoreReady. */
+  async submitScore(commitment: Bytes32): Promise<SentTx> {
+    const job = this.job(commitment);
+    return this.chain.send(this.name, "submitTaskScore", () => this.taskManager.submitTaskScore(commitment, job.score));
+  }
+
+  /**
+   * After `TaskValidated`: seals the result to the application, uploads it to the relay, and reports it with its
+   * Merkle proof: Validated → EndSuccess, GroupValidated → EndGroupSuccess (the fee is credited).
+   */
+  async uploadResult(commitment: Bytes32): Promise<SentTx> {
+    const job = this.job(commitment);
+    const hash = this.relay.upload(sealBlob(job.creator, commitment, job.result));
+    await this.relay.flush();
+    const { blobHash, root, proof } = this.relay.inclusion(hash);
+    return this.chain.send(this.name, "reportTaskResultUploaded", () =>
+      this.taskManager.reportTaskResultUploaded(commitment, blobHash, root, proof),
+    );
+  }
+
+  /** Withdraws earned fees from the task manager; null when there is nothing to withdraw. */
+  async withdraw(): Promise<SentTx | null> {
+    if ((await this.chain.contracts.taskManager.withdrawable(this.address)) === 0n) return null;
+    return this.chain.send(this.name, "withdraw", () => this.taskManager.withdraw());
+  }
+
+  /** Quits the network (now, or when the current task ends); the stake becomes withdrawable from the registry. */
+  async quit(): Promise<SentTx> {
+    return this.chain.send(this.name, "quit", () => this.registry.quit());
+  }
+
+  /** Withdraws a returned stake from the registry; null when there is nothing to withdraw. */
+  async withdrawStake(): Promise<SentTx | null> {
+    if ((await this.chain.contracts.registry.withdrawable(this.address)) === 0n) return null;
+    return this.chain.send(this.name, "withdraw", () => this.registry.withdraw());
+  }
+
+  private job(commitment: Bytes32): Execution & { creator: string } {
+    const job = this.jobs.get(commitment.toLowerCase());
+    if (!job) throw new Error(`${this.name}: task ${commitment} was not executed here`);
+    return job;
+  }
+}
