@@ -275,6 +275,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (group) {
             emit TaskEndGroupSuccess(taskIDCommitment, msg.sender);
             _payGroup(taskIDCommitment, task);
+            REGISTRY.recordGroupScore(msg.sender, task.qosScore);
         } else {
             _escrowOut(task);
             _creditFee(taskIDCommitment, msg.sender, task.fee);
@@ -307,11 +308,11 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             _refund(taskIDCommitment, task);
             _release(node, INodeRegistry.ReleaseOutcome.Timeout);
         } else if (status == TaskStatus.ScoreReady || status == TaskStatus.ErrorReported) {
-            // The application never validated: the node did its part and is paid.
+            // The application never validated: the task settles as a success for the node, which is paid.
             _abort(taskIDCommitment, task, TaskAbortReason.ValidationTimeout);
             _escrowOut(task);
             _creditFee(taskIDCommitment, node, task.fee);
-            _release(node, INodeRegistry.ReleaseOutcome.Neutral);
+            _release(node, INodeRegistry.ReleaseOutcome.Success);
         } else {
             // Validated or GroupValidated: the node never proved its result available.
             _abort(taskIDCommitment, task, TaskAbortReason.ResultUploadTimeout);
@@ -569,11 +570,12 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
                 _refund(id, task);
             }
         }
+        // The validated member's node is scored when it uploads the result (a ResultUploadTimeout earns no score, B8).
         for (uint256 i = 0; i < 3; ++i) {
-            if (!agrees[i]) continue;
-            Task storage task = _tasks[ids[i]];
-            REGISTRY.recordGroupScore(task.selectedNode, qos[i]);
-            if (i != winner) _release(task.selectedNode, INodeRegistry.ReleaseOutcome.Success);
+            if (!agrees[i] || i == winner) continue;
+            address node = _tasks[ids[i]].selectedNode;
+            REGISTRY.recordGroupScore(node, qos[i]);
+            _release(node, INodeRegistry.ReleaseOutcome.Success);
         }
     }
 

@@ -85,7 +85,11 @@ export interface JoinOptions {
 }
 
 /** Joins `node` with sensible defaults (RTX 4090, 24 GB, v2.5.0, SDXL held locally). */
-export async function joinNode(net: Network, node: Wallet, options: JoinOptions = {}): Promise<ContractTransactionResponse> {
+export async function joinNode(
+  net: Network,
+  node: Wallet,
+  options: JoinOptions = {},
+): Promise<ContractTransactionResponse> {
   return net.registry
     .connect(node)
     .join(

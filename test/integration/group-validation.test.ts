@@ -104,7 +104,8 @@ async function expectNode(net: Network, node: Wallet, status: NodeStatus, what: 
 
 /**
  * Plays one row of the outcome table and checks everything: states, events, refunds, slashing, node statuses,
- * QoS records, the money invariant after every step and, for GV rows, the result upload and the fee split.
+ * QoS records, the money invariant after every step and, for GV rows, the result upload, the fee split and the GV
+ * node's QoS score (recorded only at upload).
  */
 async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   const net = await networkHelpers.loadFixture(networkWithThreeNodes);
@@ -258,9 +259,12 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
     expect(stored.abortReason, `member ${i} abort reason`).to.equal(reason);
     expect(stored.qosScore, `member ${i} qosScore`).to.equal(BigInt(qos[i]));
 
+    // Registry scores: the EndGroupRefund members' nodes are scored now; the GroupValidated member's node only when
+    // it uploads the result (B8: a ResultUploadTimeout earns no score), so it has none yet.
     const info = await registry.getNode(x.node.address);
-    expect(info.scoreCount, `member ${i} node scoreCount`).to.equal(qos[i] > 0 ? 1n : 0n);
-    expect(info.scoreSum, `member ${i} node scoreSum`).to.equal(BigInt(qos[i]));
+    const scoredNow = row.outcome[i] === "GV" ? 0 : qos[i];
+    expect(info.scoreCount, `member ${i} node scoreCount`).to.equal(scoredNow > 0 ? 1n : 0n);
+    expect(info.scoreSum, `member ${i} node scoreSum`).to.equal(BigInt(scoredNow));
     if (row.outcome[i] === "EI") {
       slashed += STAKE;
       expect(info.status, `member ${i} slashed node`).to.equal(NodeStatus.Quit);
@@ -315,6 +319,10 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   for (const [i, x] of m.entries()) {
     const expected = row.outcome[i] === "EI" ? 0n : pay[i];
     expect(await tm.withdrawable(x.node.address), `member ${i} node payout`).to.equal(expected);
+    // Now every agreeing member's node holds its QoS score (the GV node's recorded by this upload), the others none.
+    const info = await registry.getNode(x.node.address);
+    expect(info.scoreCount, `member ${i} node scoreCount after upload`).to.equal(qos[i] > 0 ? 1n : 0n);
+    expect(info.scoreSum, `member ${i} node scoreSum after upload`).to.equal(BigInt(qos[i]));
     if (row.outcome[i] !== "EI") await expectNode(net, x.node, NodeStatus.Available, `member ${i} after upload`);
   }
   expect(await tm.withdrawable(app.address), "creator refunds unchanged").to.equal(refunds);

@@ -28,7 +28,9 @@ describe("integration: nodes, dispatch and the queue", function () {
       const net = await networkHelpers.loadFixture(emptyNetwork);
       const [node] = net.nodes;
       const reg = net.registry;
-      await expect(joinNode(net, node)).to.emit(reg, "NodeJoined").withArgs(node.address, gpuId(GPU_4090), GPU_4090, 24, STAKE);
+      await expect(joinNode(net, node))
+        .to.emit(reg, "NodeJoined")
+        .withArgs(node.address, gpuId(GPU_4090), GPU_4090, 24, STAKE);
       expect(await reg.availableNodeCount()).to.equal(1n);
       await expect(reg.connect(node).pause()).to.emit(reg, "NodePaused").withArgs(node.address);
       expect(await reg.nodeStatus(node.address)).to.equal(NodeStatus.Paused);

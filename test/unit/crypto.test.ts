@@ -40,7 +40,12 @@ describe("unit: crypto helpers (TypeScript against the contracts)", function () 
 
     it("builds OpenZeppelin's standard tree and its proofs verify off-chain and on-chain", async function () {
       const batch = new BlobBatch(hashes);
-      expect(batch.root).to.equal(StandardMerkleTree.of(hashes.map((h) => [h]), ["bytes32"]).root);
+      expect(batch.root).to.equal(
+        StandardMerkleTree.of(
+          hashes.map((h) => [h]),
+          ["bytes32"],
+        ).root,
+      );
       await (await net.relayRoots.connect(net.relay).postRoot(batch.root, batch.size)).wait();
       for (const h of hashes) {
         const inclusion = batch.inclusion(h);
@@ -82,7 +87,12 @@ describe("unit: crypto helpers (TypeScript against the contracts)", function () 
         return seed / 2 ** 31;
       };
       const randomHex = (n: number) =>
-        "0x" + Array.from({ length: n }, () => Math.floor(random() * 256).toString(16).padStart(2, "0")).join("");
+        "0x" +
+        Array.from({ length: n }, () =>
+          Math.floor(random() * 256)
+            .toString(16)
+            .padStart(2, "0"),
+        ).join("");
       const cases: Array<[TaskType, string, string]> = [];
       for (let i = 0; i < 12; i++) {
         const a = randomHex(16); // two images

@@ -1,0 +1,1118 @@
+/**
+ * Every custom error of `ITaskManager`, `INodeRegistry`, `IRelayRoots` and `IPullPayments`, plus OpenZeppelin's
+ * `AccessControlUnauthorizedAccount`, triggered at least once with its exact arguments; after each revert, no
+ * observable state has changed (both contracts' totals, balances, queue, configs, every node, and the tasks, nonces
+ * and roots involved). The group-validation errors are covered in depth by `group-validation.test.ts`; each one is
+ * triggered here once too.
+ */
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { expect } from "chai";
+import { ZeroAddress, ZeroHash, keccak256, parseEther, toUtf8Bytes, type BaseContract } from "ethers";
+import {
+  FEE,
+  GPU_4090,
+  BJJ_KEY,
+  MODEL_LLAMA,
+  MODEL_SDXL,
+  SCORE_A,
+  STAKE,
+  TIMEOUTS,
+  blobHash,
+  createTask,
+  deployNetwork,
+  expectSolvent,
+  joinNode,
+  networkHelpers,
+  publishBlobs,
+  samplingProof,
+  selectedNode,
+  taskInput,
+  uploadParameters,
+  type Network,
+} from "../helpers/fixture.js";
+import {
+  DEFAULT_ADMIN_ROLE,
+  RELAY_ROLE,
+  TASK_MANAGER_ROLE,
+  at,
+  deployRevertingReceiver,
+  driveTask,
+  expectUnchanged,
+  type SnapshotScope,
+} from "../helpers/actors.js";
+import {
+  INodeRegistry__factory,
+  IPullPayments__factory,
+  IRelayRoots__factory,
+  ITaskManager__factory,
+} from "../../typechain-types/index.js";
+import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
+import { proveVRF, verifyVRF } from "../../src/crypto/vrf.js";
+import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
+import { NodeStatus, TaskError, TaskStatus, TaskType } from "../../src/types.js";
+
+/** Asserts that `call` reverts with `name(...args)` (no `withArgs` when `args` is omitted) and changes nothing. */
+async function expectRevert(
+  net: Network,
+  scope: SnapshotScope,
+  call: () => Promise<unknown>,
+  contract: BaseContract,
+  name: string,
+  args?: readonly unknown[],
+): Promise<void> {
+  await expectUnchanged(net, scope, async () => {
+    const assertion = expect(call()).to.be.revertedWithCustomError(contract, name);
+    if (args) await assertion.withArgs(...args);
+    else await assertion;
+  });
+}
+
+/** A GPU nobody in the fixture has: tasks requiring it stay queued. */
+const UNSERVED_GPU = gpuId("NVIDIA H100 80GB HBM3");
+
+/** The default task parameters as a `TaskConfig` argument. */
+function taskConfig(overrides: Partial<typeof DEFAULT_TASK_PARAMETERS> = {}) {
+  return { ...DEFAULT_TASK_PARAMETERS, ...overrides };
+}
+
+describe("integration: every custom error", function () {
+  async function networkWithThreeNodes(): Promise<Network> {
+    const net = await deployNetwork();
+    for (const node of net.nodes.slice(0, 3)) await joinNode(net, node);
+    return net;
+  }
+
+  async function networkWithQueueOfOne(): Promise<Network> {
+    return deployNetwork({ minQueueCapacity: 1n, queueSizeFactor: 0n });
+  }
+
+  // =============================================================================================================
+  // ITaskManager: creation
+  // =============================================================================================================
+
+  describe("ITaskManager: createTask", function () {
+    it("TaskFeeZero", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const id = newTaskIdentity();
+      await expectRevert(
+        net,
+        { commitments: [id.commitment], nonces: [id.nonce] },
+        () => net.taskManager.connect(net.apps[0]).createTask(taskInput(id.commitment, id.nonce), { value: 0n }),
+        net.taskManager,
+        "TaskFeeZero",
+      );
+    });
+
+    it("TaskFeeTooHigh(fee) above 2^96 - 1 wei; 2^96 - 1 itself is accepted", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const tooHigh = 2n ** 96n;
+      await networkHelpers.setBalance(app.address, 2n * tooHigh + parseEther("10"));
+      const id = newTaskIdentity();
+      await expectRevert(
+        net,
+        { commitments: [id.commitment], nonces: [id.nonce] },
+        () => tm.connect(app).createTask(taskInput(id.commitment, id.nonce), { value: tooHigh }),
+        tm,
+        "TaskFeeTooHigh",
+        [tooHigh],
+      );
+      await (await tm.connect(app).createTask(taskInput(id.commitment, id.nonce), { value: tooHigh - 1n })).wait();
+      expect((await tm.getTask(id.commitment)).fee).to.equal(tooHigh - 1n);
+      await expectSolvent(net);
+    });
+
+    it("TaskCommitmentZero", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const id = newTaskIdentity();
+      await expectRevert(
+        net,
+        { commitments: [ZeroHash], nonces: [id.nonce] },
+        () => net.taskManager.connect(net.apps[0]).createTask(taskInput(ZeroHash, id.nonce), { value: FEE }),
+        net.taskManager,
+        "TaskCommitmentZero",
+      );
+    });
+
+    it("TaskAlreadyExists(commitment)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const task = await createTask(net, net.apps[0]);
+      const nonce = newTaskIdentity().nonce;
+      await expectRevert(
+        net,
+        { commitments: [task.commitment], nonces: [task.nonce, nonce] },
+        () => net.taskManager.connect(net.apps[1]).createTask(taskInput(task.commitment, nonce), { value: FEE }),
+        net.taskManager,
+        "TaskAlreadyExists",
+        [task.commitment],
+      );
+    });
+
+    it("TaskNonceUsed(nonce), whoever reuses it", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const task = await createTask(net, net.apps[0]);
+      const other = newTaskIdentity();
+      for (const app of net.apps) {
+        await expectRevert(
+          net,
+          { commitments: [task.commitment, other.commitment], nonces: [task.nonce] },
+          () => net.taskManager.connect(app).createTask(taskInput(other.commitment, task.nonce), { value: FEE }),
+          net.taskManager,
+          "TaskNonceUsed",
+          [task.nonce],
+        );
+      }
+    });
+
+    it("TaskQueueFull(value, lowestValue) when the new task is not worth more than the lowest queued", async function () {
+      const net = await networkHelpers.loadFixture(networkWithQueueOfOne);
+      const tm = net.taskManager;
+      const queued = await createTask(net, net.apps[0], { fee: FEE });
+      const lowest = await tm.taskValue(TaskType.SD, 1, FEE);
+      for (const fee of [FEE, FEE / 2n]) {
+        const id = newTaskIdentity();
+        await expectRevert(
+          net,
+          { commitments: [queued.commitment, id.commitment], nonces: [id.nonce] },
+          () => tm.connect(net.apps[1]).createTask(taskInput(id.commitment, id.nonce), { value: fee }),
+          tm,
+          "TaskQueueFull",
+          [await tm.taskValue(TaskType.SD, 1, fee), lowest],
+        );
+      }
+    });
+  });
+
+  // =============================================================================================================
+  // ITaskManager: lookups, access and state guards
+  // =============================================================================================================
+
+  describe("ITaskManager: lookups, access and the state guard", function () {
+    it("TaskNotFound(commitment) from every entry point", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const node = net.nodes[0];
+      const unknown = newTaskIdentity().commitment;
+      const [blob] = await publishBlobs(net, [blobHash()]);
+      const proof = samplingProof(app, unknown);
+      const scope = { commitments: [unknown] };
+      const calls: Array<() => Promise<unknown>> = [
+        () => tm.getTask(unknown),
+        () => tm.taskStatus(unknown),
+        () => tm.deadlineOf(unknown),
+        () => tm.connect(net.stranger).abortTask(unknown),
+        () => tm.connect(app).reportTaskParametersUploaded(unknown, blob.blobHash, blob.root, blob.proof),
+        () => tm.connect(node).submitTaskScore(unknown, SCORE_A),
+        () => tm.connect(node).reportTaskError(unknown, TaskError.ParametersValidationFailed),
+        () => tm.connect(app).validateSingleTask(unknown, proof),
+        () => tm.connect(node).reportTaskResultUploaded(unknown, blob.blobHash, blob.root, blob.proof),
+        () =>
+          tm
+            .connect(app)
+            .validateTaskGroup(unknown, newTaskIdentity().commitment, newTaskIdentity().commitment, ZeroHash, proof),
+      ];
+      for (const call of calls) await expectRevert(net, scope, call, tm, "TaskNotFound", [unknown]);
+    });
+
+    it("TaskNotCreator(commitment, caller, creator)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app, otherApp] = net.apps;
+      const { task, node } = await driveTask(net, app, TaskStatus.Started);
+      const [params] = await publishBlobs(net, [blobHash("params")]);
+      const scope = { commitments: [task.commitment] };
+      for (const caller of [net.stranger, otherApp, node]) {
+        await expectRevert(
+          net,
+          scope,
+          () =>
+            tm
+              .connect(caller)
+              .reportTaskParametersUploaded(task.commitment, params.blobHash, params.root, params.proof),
+          tm,
+          "TaskNotCreator",
+          [task.commitment, caller.address, app.address],
+        );
+      }
+      await uploadParameters(net, app, task.commitment);
+      await (await tm.connect(node).submitTaskScore(task.commitment, SCORE_A)).wait();
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(otherApp).validateSingleTask(task.commitment, samplingProof(app, task.seed)),
+        tm,
+        "TaskNotCreator",
+        [task.commitment, otherApp.address, app.address],
+      );
+    });
+
+    it("TaskNotSelectedNode(commitment, caller, selectedNode), also while queued (selected node zero)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const { task, node } = await driveTask(net, app, TaskStatus.ParametersUploaded);
+      const other = net.nodes.find((n) => n.address !== node.address && n !== net.nodes[3])!;
+      const scope = { commitments: [task.commitment] };
+      for (const caller of [other, net.stranger, app]) {
+        await expectRevert(
+          net,
+          scope,
+          () => tm.connect(caller).submitTaskScore(task.commitment, SCORE_A),
+          tm,
+          "TaskNotSelectedNode",
+          [task.commitment, caller.address, node.address],
+        );
+        await expectRevert(
+          net,
+          scope,
+          () => tm.connect(caller).reportTaskError(task.commitment, TaskError.ParametersValidationFailed),
+          tm,
+          "TaskNotSelectedNode",
+          [task.commitment, caller.address, node.address],
+        );
+      }
+      await (await tm.connect(node).submitTaskScore(task.commitment, SCORE_A)).wait();
+      await (await tm.connect(app).validateSingleTask(task.commitment, samplingProof(app, task.seed))).wait();
+      const [result] = await publishBlobs(net, [blobHash("result")]);
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(other).reportTaskResultUploaded(task.commitment, result.blobHash, result.root, result.proof),
+        tm,
+        "TaskNotSelectedNode",
+        [task.commitment, other.address, node.address],
+      );
+
+      const queued = await createTask(net, app, { requiredGPU: UNSERVED_GPU, requiredGPUVRAM: 80 });
+      expect(await tm.taskStatus(queued.commitment)).to.equal(TaskStatus.Queued);
+      await expectRevert(
+        net,
+        { commitments: [queued.commitment] },
+        () => tm.connect(other).submitTaskScore(queued.commitment, SCORE_A),
+        tm,
+        "TaskNotSelectedNode",
+        [queued.commitment, other.address, ZeroAddress],
+      );
+    });
+
+    it("TaskInvalidState(commitment, current) for every out-of-order call", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const { task, node } = await driveTask(net, app, TaskStatus.Started);
+      const c = task.commitment;
+      const scope = { commitments: [c] };
+      const [blob] = await publishBlobs(net, [blobHash()]);
+      const proof = samplingProof(app, task.seed);
+
+      // Started: no score, no error, no validation, no result yet.
+      await expectRevert(net, scope, () => tm.connect(node).submitTaskScore(c, SCORE_A), tm, "TaskInvalidState", [
+        c,
+        TaskStatus.Started,
+      ]);
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).reportTaskError(c, TaskError.ParametersValidationFailed),
+        tm,
+        "TaskInvalidState",
+        [c, TaskStatus.Started],
+      );
+      await expectRevert(net, scope, () => tm.connect(app).validateSingleTask(c, proof), tm, "TaskInvalidState", [
+        c,
+        TaskStatus.Started,
+      ]);
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof),
+        tm,
+        "TaskInvalidState",
+        [c, TaskStatus.Started],
+      );
+
+      // ParametersUploaded: no second upload, no validation.
+      await uploadParameters(net, app, c);
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).reportTaskParametersUploaded(c, blob.blobHash, blob.root, blob.proof),
+        tm,
+        "TaskInvalidState",
+        [c, TaskStatus.ParametersUploaded],
+      );
+      await expectRevert(net, scope, () => tm.connect(app).validateSingleTask(c, proof), tm, "TaskInvalidState", [
+        c,
+        TaskStatus.ParametersUploaded,
+      ]);
+
+      // ScoreReady: no second score, no error, no result before validation.
+      await (await tm.connect(node).submitTaskScore(c, SCORE_A)).wait();
+      await expectRevert(net, scope, () => tm.connect(node).submitTaskScore(c, SCORE_A), tm, "TaskInvalidState", [
+        c,
+        TaskStatus.ScoreReady,
+      ]);
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).reportTaskError(c, TaskError.ParametersValidationFailed),
+        tm,
+        "TaskInvalidState",
+        [c, TaskStatus.ScoreReady],
+      );
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof),
+        tm,
+        "TaskInvalidState",
+        [c, TaskStatus.ScoreReady],
+      );
+
+      // Validated: no second validation.
+      await (await tm.connect(app).validateSingleTask(c, proof)).wait();
+      await expectRevert(net, scope, () => tm.connect(app).validateSingleTask(c, proof), tm, "TaskInvalidState", [
+        c,
+        TaskStatus.Validated,
+      ]);
+
+      // EndSuccess: nothing more, not even an abort.
+      await (await tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof)).wait();
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof),
+        tm,
+        "TaskInvalidState",
+        [c, TaskStatus.EndSuccess],
+      );
+      await expectRevert(net, scope, () => tm.connect(net.stranger).abortTask(c), tm, "TaskInvalidState", [
+        c,
+        TaskStatus.EndSuccess,
+      ]);
+    });
+
+    it("TaskDeadlineNotReached(commitment, deadline, now)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const { task } = await driveTask(net, net.apps[0], TaskStatus.Started);
+      const startedAt = (await tm.getTask(task.commitment)).startedAt;
+      await at(startedAt + 10n);
+      await expectRevert(
+        net,
+        { commitments: [task.commitment] },
+        () => tm.connect(net.stranger).abortTask(task.commitment),
+        tm,
+        "TaskDeadlineNotReached",
+        [task.commitment, startedAt + BigInt(TIMEOUTS.execution), startedAt + 10n],
+      );
+    });
+
+    it("TaskCallerNotRegistry(caller) for onNodeAvailable", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const queued = await createTask(net, net.apps[0], { requiredGPU: UNSERVED_GPU, requiredGPUVRAM: 80 });
+      for (const caller of [net.stranger, net.nodes[0]]) {
+        await expectRevert(
+          net,
+          { commitments: [queued.commitment] },
+          () => tm.connect(caller).onNodeAvailable(net.nodes[0].address),
+          tm,
+          "TaskCallerNotRegistry",
+          [caller.address],
+        );
+      }
+      const adminAddress = await net.admin.getAddress();
+      await expectRevert(
+        net,
+        {},
+        () => tm.connect(net.admin).onNodeAvailable(net.nodes[0].address),
+        tm,
+        "TaskCallerNotRegistry",
+        [adminAddress],
+      );
+    });
+
+    it("TaskConfigInvalid for each unusable parameter", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const bad: Array<Partial<typeof DEFAULT_TASK_PARAMETERS>> = [
+        { samplingDivisor: 0n },
+        { distanceThreshold: 0n },
+        { distanceThreshold: 65n },
+        { minQueueCapacity: 0n },
+        { queueTimeout: 0n },
+        { executionTimeout: 0n },
+        { validationTimeout: 0n },
+        { resultUploadTimeout: 0n },
+      ];
+      for (const overrides of bad) {
+        await expectRevert(
+          net,
+          {},
+          () => net.taskManager.connect(net.admin).setConfig(taskConfig(overrides)),
+          net.taskManager,
+          "TaskConfigInvalid",
+        );
+      }
+      // The boundary is accepted.
+      await expect(net.taskManager.connect(net.admin).setConfig(taskConfig({ distanceThreshold: 64n }))).to.emit(
+        net.taskManager,
+        "TaskConfigUpdated",
+      );
+    });
+  });
+
+  // =============================================================================================================
+  // ITaskManager: proofs, scores and sampling
+  // =============================================================================================================
+
+  describe("ITaskManager: blobs, scores and errors", function () {
+    it("TaskBlobNotInRoot(commitment, blobHash, root) for an unposted root and for a blob outside a posted root", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const { task, node } = await driveTask(net, app, TaskStatus.Started);
+      const c = task.commitment;
+      const [posted] = await publishBlobs(net, [blobHash("posted")]);
+      const outsider = blobHash("outsider");
+      const unposted = keccak256(toUtf8Bytes("never posted"));
+      const scope = { commitments: [c], roots: [posted.root, unposted] };
+
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).reportTaskParametersUploaded(c, posted.blobHash, unposted, posted.proof),
+        tm,
+        "TaskBlobNotInRoot",
+        [c, posted.blobHash, unposted],
+      );
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).reportTaskParametersUploaded(c, outsider, posted.root, posted.proof),
+        tm,
+        "TaskBlobNotInRoot",
+        [c, outsider, posted.root],
+      );
+
+      await uploadParameters(net, app, c);
+      await (await tm.connect(node).submitTaskScore(c, SCORE_A)).wait();
+      await (await tm.connect(app).validateSingleTask(c, samplingProof(app, task.seed))).wait();
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).reportTaskResultUploaded(c, outsider, posted.root, posted.proof),
+        tm,
+        "TaskBlobNotInRoot",
+        [c, outsider, posted.root],
+      );
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).reportTaskResultUploaded(c, posted.blobHash, unposted, []),
+        tm,
+        "TaskBlobNotInRoot",
+        [c, posted.blobHash, unposted],
+      );
+    });
+
+    it("TaskScoreInvalid(commitment, length) for image and text scores of the wrong shape", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const image = await driveTask(net, app, TaskStatus.ParametersUploaded);
+      for (const score of ["0x", "0x0123456789abcd", "0x0123456789abcdef01"]) {
+        await expectRevert(
+          net,
+          { commitments: [image.task.commitment] },
+          () => tm.connect(image.node).submitTaskScore(image.task.commitment, score),
+          tm,
+          "TaskScoreInvalid",
+          [image.task.commitment, (score.length - 2) / 2],
+        );
+      }
+      const text = await driveTask(net, app, TaskStatus.ParametersUploaded, {
+        taskType: TaskType.LLM,
+        models: [MODEL_LLAMA],
+      });
+      for (const score of [SCORE_A, "0x" + "ab".repeat(33)]) {
+        await expectRevert(
+          net,
+          { commitments: [text.task.commitment] },
+          () => tm.connect(text.node).submitTaskScore(text.task.commitment, score),
+          tm,
+          "TaskScoreInvalid",
+          [text.task.commitment, (score.length - 2) / 2],
+        );
+      }
+      await expect(tm.connect(text.node).submitTaskScore(text.task.commitment, "0x" + "ab".repeat(32))).to.emit(
+        tm,
+        "TaskScoreReady",
+      );
+    });
+
+    it("TaskErrorInvalid(commitment) for TaskError.None", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const { task, node } = await driveTask(net, net.apps[0], TaskStatus.ParametersUploaded);
+      await expectRevert(
+        net,
+        { commitments: [task.commitment] },
+        () => net.taskManager.connect(node).reportTaskError(task.commitment, TaskError.None),
+        net.taskManager,
+        "TaskErrorInvalid",
+        [task.commitment],
+      );
+    });
+  });
+
+  describe("ITaskManager: sampling proofs", function () {
+    it("TaskSamplingSeedMismatch(commitment, expected, provided)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const [app] = net.apps;
+      const { task } = await driveTask(net, app, TaskStatus.ScoreReady);
+      const otherSeed = keccak256(toUtf8Bytes("some other seed"));
+      await expectRevert(
+        net,
+        { commitments: [task.commitment] },
+        () => net.taskManager.connect(app).validateSingleTask(task.commitment, samplingProof(app, otherSeed)),
+        net.taskManager,
+        "TaskSamplingSeedMismatch",
+        [task.commitment, task.seed, BigInt(otherSeed)],
+      );
+    });
+
+    it("TaskSamplingKeyNotCreator(commitment, keyOwner, creator)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const [app, otherApp] = net.apps;
+      const { task } = await driveTask(net, app, TaskStatus.ScoreReady);
+      await expectRevert(
+        net,
+        { commitments: [task.commitment] },
+        () => net.taskManager.connect(app).validateSingleTask(task.commitment, samplingProof(otherApp, task.seed)),
+        net.taskManager,
+        "TaskSamplingKeyNotCreator",
+        [task.commitment, otherApp.address, app.address],
+      );
+    });
+
+    it("TaskSamplingProofInvalid(commitment) for a tampered proof", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const [app] = net.apps;
+      const { task } = await driveTask(net, app, TaskStatus.ScoreReady);
+      const proof = samplingProof(app, task.seed);
+      for (const tampered of [
+        { ...proof, c: proof.c ^ 1n },
+        { ...proof, gamma: [proof.gamma[0], proof.gamma[1] + 1n] as [bigint, bigint] },
+        { ...proof, zInv: proof.zInv ^ 1n },
+      ]) {
+        await expectRevert(
+          net,
+          { commitments: [task.commitment] },
+          () => net.taskManager.connect(app).validateSingleTask(task.commitment, tampered),
+          net.taskManager,
+          "TaskSamplingProofInvalid",
+          [task.commitment],
+        );
+      }
+    });
+
+    it("TaskSampled(commitment, samplingNumber) when validating a sampled task alone", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const task = await createTask(net, app, { sampled: true });
+      const node = await selectedNode(net, task.commitment);
+      await uploadParameters(net, app, task.commitment);
+      await (await tm.connect(node).submitTaskScore(task.commitment, SCORE_A)).wait();
+      const number = verifyVRF(proveVRF(app.privateKey, task.seed));
+      expect(number % 10n).to.equal(0n);
+      await expectRevert(
+        net,
+        { commitments: [task.commitment] },
+        () => tm.connect(app).validateSingleTask(task.commitment, samplingProof(app, task.seed)),
+        tm,
+        "TaskSampled",
+        [task.commitment, number],
+      );
+    });
+  });
+
+  describe("ITaskManager: group validation (once each; in depth in group-validation.test.ts)", function () {
+    async function groupOfThree(net: Network, sampled: boolean) {
+      const [app] = net.apps;
+      const tm = net.taskManager;
+      const first = await createTask(net, app, { sampled });
+      const second = await createTask(net, app, { taskGUID: first.taskGUID });
+      const third = await createTask(net, app, { taskGUID: first.taskGUID });
+      const tasks = [first, second, third];
+      for (const t of tasks) {
+        await uploadParameters(net, app, t.commitment);
+        const node = await selectedNode(net, t.commitment);
+        await (await tm.connect(node).submitTaskScore(t.commitment, SCORE_A)).wait();
+      }
+      return { guid: first.taskGUID, tasks, ids: tasks.map((t) => t.commitment) as [string, string, string] };
+    }
+
+    it("TaskNotSampled(commitment, samplingNumber)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const [app] = net.apps;
+      const g = await groupOfThree(net, false);
+      const number = verifyVRF(proveVRF(app.privateKey, g.tasks[0].seed));
+      await expectRevert(
+        net,
+        { commitments: g.ids },
+        () => net.taskManager.connect(app).validateTaskGroup(...g.ids, g.guid, samplingProof(app, g.tasks[0].seed)),
+        net.taskManager,
+        "TaskNotSampled",
+        [g.ids[0], number],
+      );
+    });
+
+    it("TaskGroupCommitmentMismatch, TaskGroupDuplicateMember, TaskGroupNotOriginal, TaskGroupCreatorMismatch", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      await joinNode(net, net.nodes[3]);
+      const tm = net.taskManager;
+      const [app, otherApp] = net.apps;
+      const g = await groupOfThree(net, true);
+      const proof = samplingProof(app, g.tasks[0].seed);
+      const [c1, c2, c3] = g.ids;
+      const scope = { commitments: g.ids };
+      const wrongGUID = keccak256(toUtf8Bytes("wrong guid"));
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).validateTaskGroup(c1, c2, c3, wrongGUID, proof),
+        tm,
+        "TaskGroupCommitmentMismatch",
+        [c1, wrongGUID],
+      );
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).validateTaskGroup(c1, c1, c3, g.guid, proof),
+        tm,
+        "TaskGroupDuplicateMember",
+        [c1],
+      );
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).validateTaskGroup(c1, c2, c2, g.guid, proof),
+        tm,
+        "TaskGroupDuplicateMember",
+        [c2],
+      );
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).validateTaskGroup(c2, c1, c3, g.guid, samplingProof(app, g.tasks[1].seed)),
+        tm,
+        "TaskGroupNotOriginal",
+        [c2, c1],
+      );
+      const foreign = await createTask(net, otherApp, { taskGUID: g.guid });
+      await expectRevert(
+        net,
+        { commitments: [...g.ids, foreign.commitment] },
+        () => tm.connect(app).validateTaskGroup(c1, c2, foreign.commitment, g.guid, proof),
+        tm,
+        "TaskGroupCreatorMismatch",
+        [foreign.commitment, otherApp.address, app.address],
+      );
+      // With every check passing, the group validates.
+      await expect(tm.connect(app).validateTaskGroup(c1, c2, c3, g.guid, proof)).to.emit(tm, "TaskValidated");
+    });
+  });
+
+  // =============================================================================================================
+  // INodeRegistry
+  // =============================================================================================================
+
+  describe("INodeRegistry", function () {
+    it("NodeStakeTooLow(sent, minimum)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const node = net.nodes[3];
+      for (const stake of [0n, STAKE - 1n]) {
+        await expectRevert(net, {}, () => joinNode(net, node, { stake }), net.registry, "NodeStakeTooLow", [
+          stake,
+          DEFAULT_REGISTRY_PARAMETERS.minimumStake,
+        ]);
+      }
+    });
+
+    it("NodeInvalidProfile(node) for zero VRAM or a zero encryption key", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const node = net.nodes[3];
+      await expectRevert(net, {}, () => joinNode(net, node, { vram: 0 }), net.registry, "NodeInvalidProfile", [
+        node.address,
+      ]);
+      await expectRevert(
+        net,
+        {},
+        () => net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], [0n, 0n], [MODEL_SDXL], { value: STAKE }),
+        net.registry,
+        "NodeInvalidProfile",
+        [node.address],
+      );
+      // One non-zero coordinate is enough.
+      await expect(
+        net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], [0n, BJJ_KEY[1]], [], { value: STAKE }),
+      ).to.emit(net.registry, "NodeJoined");
+    });
+
+    it("NodeInvalidStatus(node, current) for every action in a status that does not allow it", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const reg = net.registry;
+      const [available] = net.nodes;
+      const never = net.nodes[3];
+
+      // Never joined (Quit).
+      await expectRevert(net, {}, () => reg.connect(never).quit(), reg, "NodeInvalidStatus", [
+        never.address,
+        NodeStatus.Quit,
+      ]);
+      await expectRevert(net, {}, () => reg.connect(never).pause(), reg, "NodeInvalidStatus", [
+        never.address,
+        NodeStatus.Quit,
+      ]);
+      await expectRevert(net, {}, () => reg.connect(never).resume(), reg, "NodeInvalidStatus", [
+        never.address,
+        NodeStatus.Quit,
+      ]);
+      await expectRevert(
+        net,
+        {},
+        () => reg.connect(never).reportModelDownloaded(MODEL_LLAMA),
+        reg,
+        "NodeInvalidStatus",
+        [never.address, NodeStatus.Quit],
+      );
+
+      // Available: no second join, nothing to resume.
+      await expectRevert(net, {}, () => joinNode(net, available), reg, "NodeInvalidStatus", [
+        available.address,
+        NodeStatus.Available,
+      ]);
+      await expectRevert(net, {}, () => reg.connect(available).resume(), reg, "NodeInvalidStatus", [
+        available.address,
+        NodeStatus.Available,
+      ]);
+
+      // Paused: no second pause, no join.
+      await (await reg.connect(available).pause()).wait();
+      await expectRevert(net, {}, () => reg.connect(available).pause(), reg, "NodeInvalidStatus", [
+        available.address,
+        NodeStatus.Paused,
+      ]);
+      await expectRevert(net, {}, () => joinNode(net, available), reg, "NodeInvalidStatus", [
+        available.address,
+        NodeStatus.Paused,
+      ]);
+
+      // Busy, PendingPause, PendingQuit.
+      const task = await createTask(net, net.apps[0]);
+      const busyNode = await selectedNode(net, task.commitment);
+      await expectRevert(net, {}, () => reg.connect(busyNode).resume(), reg, "NodeInvalidStatus", [
+        busyNode.address,
+        NodeStatus.Busy,
+      ]);
+      await (await reg.connect(busyNode).pause()).wait();
+      await expectRevert(net, {}, () => reg.connect(busyNode).pause(), reg, "NodeInvalidStatus", [
+        busyNode.address,
+        NodeStatus.PendingPause,
+      ]);
+      await (await reg.connect(busyNode).quit()).wait();
+      await expectRevert(net, {}, () => reg.connect(busyNode).quit(), reg, "NodeInvalidStatus", [
+        busyNode.address,
+        NodeStatus.PendingQuit,
+      ]);
+      await expectRevert(net, {}, () => reg.connect(busyNode).pause(), reg, "NodeInvalidStatus", [
+        busyNode.address,
+        NodeStatus.PendingQuit,
+      ]);
+      await expectRevert(net, {}, () => reg.connect(busyNode).resume(), reg, "NodeInvalidStatus", [
+        busyNode.address,
+        NodeStatus.PendingQuit,
+      ]);
+    });
+
+    it("NodeModelAlreadyHeld(node, modelID)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const node = net.nodes[0];
+      await expectRevert(
+        net,
+        {},
+        () => net.registry.connect(node).reportModelDownloaded(MODEL_SDXL),
+        net.registry,
+        "NodeModelAlreadyHeld",
+        [node.address, MODEL_SDXL],
+      );
+      await (await net.registry.connect(node).reportModelDownloaded(MODEL_LLAMA)).wait();
+      await expectRevert(
+        net,
+        {},
+        () => net.registry.connect(node).reportModelDownloaded(MODEL_LLAMA),
+        net.registry,
+        "NodeModelAlreadyHeld",
+        [node.address, MODEL_LLAMA],
+      );
+    });
+
+    it("RegistryConfigInvalid for a zero stake cap, a zero treasury, a bonus above 100 %", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const valid = { ...DEFAULT_REGISTRY_PARAMETERS, treasury: net.treasury.address };
+      for (const bad of [{ stakeCap: 0n }, { treasury: ZeroAddress }, { sameModelsBonusBps: 10_001n }]) {
+        await expectRevert(
+          net,
+          {},
+          () => net.registry.connect(net.admin).setConfig({ ...valid, ...bad }),
+          net.registry,
+          "RegistryConfigInvalid",
+        );
+      }
+      await expect(net.registry.connect(net.admin).setConfig({ ...valid, sameModelsBonusBps: 10_000n })).to.emit(
+        net.registry,
+        "RegistryConfigUpdated",
+      );
+    });
+
+    it("RegistryTaskManagerAlreadySet(current)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      await expectRevert(
+        net,
+        {},
+        () => net.registry.connect(net.admin).setTaskManager(net.stranger.address),
+        net.registry,
+        "RegistryTaskManagerAlreadySet",
+        [await net.taskManager.getAddress()],
+      );
+    });
+  });
+
+  // =============================================================================================================
+  // IRelayRoots
+  // =============================================================================================================
+
+  describe("IRelayRoots", function () {
+    it("RelayRootZero", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      await expectRevert(
+        net,
+        { roots: [ZeroHash] },
+        () => net.relayRoots.connect(net.relay).postRoot(ZeroHash, 1),
+        net.relayRoots,
+        "RelayRootZero",
+      );
+    });
+
+    it("RelayRootAlreadyPosted(root)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const [inclusion] = await publishBlobs(net, [blobHash()]);
+      await expectRevert(
+        net,
+        { roots: [inclusion.root] },
+        () => net.relayRoots.connect(net.relay).postRoot(inclusion.root, 1),
+        net.relayRoots,
+        "RelayRootAlreadyPosted",
+        [inclusion.root],
+      );
+    });
+  });
+
+  // =============================================================================================================
+  // IPullPayments
+  // =============================================================================================================
+
+  describe("IPullPayments", function () {
+    it("PaymentNothingToWithdraw(account) in both contracts, and after a balance was withdrawn", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const reg = net.registry;
+      const [app] = net.apps;
+      for (const contract of [tm, reg]) {
+        await expectRevert(
+          net,
+          {},
+          () => contract.connect(net.stranger).withdraw(),
+          contract,
+          "PaymentNothingToWithdraw",
+          [net.stranger.address],
+        );
+        await expectRevert(
+          net,
+          {},
+          () => contract.connect(net.stranger).withdrawTo(app.address),
+          contract,
+          "PaymentNothingToWithdraw",
+          [net.stranger.address],
+        );
+      }
+      // A queued task cancelled by its creator: the refund can be withdrawn once.
+      const task = await createTask(net, app, { requiredGPU: UNSERVED_GPU, requiredGPUVRAM: 80 });
+      await (await tm.connect(app).abortTask(task.commitment)).wait();
+      await expect(tm.connect(app).withdraw()).to.emit(tm, "Withdrawn").withArgs(app.address, app.address, FEE);
+      await expectRevert(net, {}, () => tm.connect(app).withdraw(), tm, "PaymentNothingToWithdraw", [app.address]);
+    });
+
+    it("PaymentTransferFailed(to, amount) when the receiver reverts; the balance stays", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const reg = net.registry;
+      const [app] = net.apps;
+      const receiver = await deployRevertingReceiver(net);
+      const to = await receiver.getAddress();
+      const task = await createTask(net, app, { requiredGPU: UNSERVED_GPU, requiredGPUVRAM: 80 });
+      await (await tm.connect(app).abortTask(task.commitment)).wait();
+      await expectRevert(net, { accounts: [to] }, () => tm.connect(app).withdrawTo(to), tm, "PaymentTransferFailed", [
+        to,
+        FEE,
+      ]);
+      expect(await tm.withdrawable(app.address)).to.equal(FEE);
+
+      const node = net.nodes[0];
+      await (await reg.connect(node).quit()).wait();
+      await expectRevert(
+        net,
+        { accounts: [to] },
+        () => reg.connect(node).withdrawTo(to),
+        reg,
+        "PaymentTransferFailed",
+        [to, STAKE],
+      );
+      // A contract without a receive function fails the same way.
+      const tmAddress = await tm.getAddress();
+      await expectRevert(net, {}, () => reg.connect(node).withdrawTo(tmAddress), reg, "PaymentTransferFailed", [
+        tmAddress,
+        STAKE,
+      ]);
+      expect(await reg.withdrawable(node.address)).to.equal(STAKE);
+      await expectSolvent(net);
+    });
+  });
+
+  // =============================================================================================================
+  // OpenZeppelin AccessControl
+  // =============================================================================================================
+
+  describe("AccessControlUnauthorizedAccount(account, role)", function () {
+    it("registry hooks (selectNode, startNode, releaseNode, recordGroupScore, slash) are for the task manager only", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const reg = net.registry;
+      const node = net.nodes[0].address;
+      const req = {
+        taskType: TaskType.SD,
+        requiredGPU: ZeroHash,
+        requiredGPUVRAM: 0,
+        minimumVRAM: 8,
+        version: [2, 0, 0] as [number, number, number],
+        modelIDs: [MODEL_SDXL],
+      };
+      const admin = await net.admin.getAddress();
+      for (const [caller, address] of [
+        [net.stranger, net.stranger.address],
+        [net.nodes[0], node],
+        [net.admin, admin],
+      ] as const) {
+        const calls = [
+          () => reg.connect(caller).selectNode(req, 1n),
+          () => reg.connect(caller).startNode(node, ZeroHash),
+          () => reg.connect(caller).releaseNode(node, 1),
+          () => reg.connect(caller).recordGroupScore(node, 10),
+          () => reg.connect(caller).slash(node, ZeroHash),
+        ];
+        for (const call of calls) {
+          await expectRevert(net, {}, call, reg, "AccessControlUnauthorizedAccount", [address, TASK_MANAGER_ROLE]);
+        }
+      }
+    });
+
+    it("relay roots are posted by relays only", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const root = keccak256(toUtf8Bytes("a root"));
+      for (const caller of [net.stranger, net.nodes[0]]) {
+        await expectRevert(
+          net,
+          { roots: [root] },
+          () => net.relayRoots.connect(caller).postRoot(root, 1),
+          net.relayRoots,
+          "AccessControlUnauthorizedAccount",
+          [caller.address, RELAY_ROLE],
+        );
+      }
+      const admin = await net.admin.getAddress();
+      await expectRevert(
+        net,
+        { roots: [root] },
+        () => net.relayRoots.connect(net.admin).postRoot(root, 1),
+        net.relayRoots,
+        "AccessControlUnauthorizedAccount",
+        [admin, RELAY_ROLE],
+      );
+    });
+
+    it("parameters and wiring are for the admin only (setConfig of both contracts, setTaskManager, granting relays)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const registryConfig = { ...DEFAULT_REGISTRY_PARAMETERS, treasury: net.stranger.address };
+      for (const caller of [net.stranger, net.relay]) {
+        const expected = [caller.address, DEFAULT_ADMIN_ROLE];
+        await expectRevert(
+          net,
+          {},
+          () => net.taskManager.connect(caller).setConfig(taskConfig()),
+          net.taskManager,
+          "AccessControlUnauthorizedAccount",
+          expected,
+        );
+        await expectRevert(
+          net,
+          {},
+          () => net.registry.connect(caller).setConfig(registryConfig),
+          net.registry,
+          "AccessControlUnauthorizedAccount",
+          expected,
+        );
+        await expectRevert(
+          net,
+          {},
+          () => net.registry.connect(caller).setTaskManager(caller.address),
+          net.registry,
+          "AccessControlUnauthorizedAccount",
+          expected,
+        );
+        // RelayRoots has no parameters; its admin surface is the role management.
+        await expectRevert(
+          net,
+          {},
+          () => net.relayRoots.connect(caller).grantRole(RELAY_ROLE, net.stranger.address),
+          net.relayRoots,
+          "AccessControlUnauthorizedAccount",
+          expected,
+        );
+      }
+      expect(await net.relayRoots.hasRole(RELAY_ROLE, net.stranger.address)).to.equal(false);
+    });
+  });
+
+  // =============================================================================================================
+  // Coverage of this file
+  // =============================================================================================================
+
+  it("asserts every custom error declared by ITaskManager, INodeRegistry, IRelayRoots and IPullPayments", function () {
+    const source = readFileSync(fileURLToPath(import.meta.url), "utf8");
+    const declared = new Set<string>();
+    for (const factory of [
+      ITaskManager__factory,
+      INodeRegistry__factory,
+      IRelayRoots__factory,
+      IPullPayments__factory,
+    ]) {
+      factory.createInterface().forEachError((error) => declared.add(error.name));
+    }
+    const missing = [...declared].filter((name) => !source.includes(`"${name}"`));
+    expect(declared.size).to.be.greaterThan(30); // 35 when written
+    expect(missing).to.deep.equal([]);
+  });
+});
