@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {Test} from "forge-std/Test.sol";
+import {SamplingVerifier} from "../../contracts/SamplingVerifier.sol";
+import {RelayRoots} from "../../contracts/RelayRoots.sol";
+import {NodeRegistry} from "../../contracts/NodeRegistry.sol";
+import {TaskManager} from "../../contracts/TaskManager.sol";
+import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
+import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
+import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
+import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
+
+/// @title The one Solidity fixture: deploys and wires the network with the defaults of `src/config.ts`
+/// @notice Mirrors `test/helpers/fixture.ts`: a relay, a treasury, applications whose address is bound to a VRF
+/// public key (so `TaskSamplingKeyNotCreator` can be passed without a real secp256k1 key), nodes, a stranger, and
+/// bounded-input helpers for every lifecycle step that Solidity can drive.
+/// @dev The VRF proof itself cannot be produced in Solidity. Tests that need the verifier's answer mock
+/// `ISamplingVerifier.samplingNumber` with `vm.mockCall` (see `_mockSamplingNumber`); the real proof checks are
+/// covered by the TypeScript tests.
+abstract contract BaseTest is Test {
+    // ---------------------------------------------------------------------------------------------------------
+    // Defaults (src/config.ts)
+    // ---------------------------------------------------------------------------------------------------------
+
+    uint256 internal constant MINIMUM_STAKE = 400 ether;
+    uint256 internal constant STAKE_CAP = 4000 ether;
+    uint256 internal constant SAME_MODELS_BONUS_BPS = 5_000;
+
+    uint64 internal constant SAMPLING_DIVISOR = 10;
+    uint16 internal constant DISTANCE_THRESHOLD = 24;
+    uint64 internal constant QUEUE_TIMEOUT = 60 * 60;
+    uint64 internal constant EXECUTION_TIMEOUT = 15 * 60;
+    uint64 internal constant VALIDATION_TIMEOUT = 30 * 60;
+    uint64 internal constant RESULT_UPLOAD_TIMEOUT = 15 * 60;
+    uint64 internal constant QUEUE_SIZE_FACTOR = 5;
+    uint64 internal constant MIN_QUEUE_CAPACITY = 50;
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Fixture values (test/helpers/fixture.ts)
+    // ---------------------------------------------------------------------------------------------------------
+
+    string internal constant GPU_4090 = "NVIDIA GeForce RTX 4090";
+    bytes32 internal constant GPU_4090_ID = keccak256(bytes(GPU_4090));
+    bytes32 internal constant MODEL_SDXL = keccak256("stabilityai/sdxl-turbo");
+    bytes32 internal constant MODEL_LLAMA = keccak256("meta-llama/Llama-3.2-1B");
+    uint64 internal constant NODE_VRAM = 24;
+    uint256 internal constant FEE = 1 ether;
+    uint256 internal constant MAX_FEE = 100 ether;
+    uint256 internal constant MAX_STAKE = 10 * STAKE_CAP;
+    /// @dev Baby Jubjub key placeholder (non-zero) for nodes and apps.
+    uint256 internal constant BJJ_X = 1;
+    uint256 internal constant BJJ_Y = 2;
+    uint256 internal constant NODE_COUNT = 8;
+    uint256 internal constant APP_COUNT = 2;
+
+    SamplingVerifier internal verifier;
+    RelayRoots internal relayRoots;
+    NodeRegistry internal registry;
+    TaskManager internal tm;
+
+    address internal admin = makeAddr("admin");
+    address internal relay = makeAddr("relay");
+    address internal treasury = makeAddr("treasury");
+    address internal stranger = makeAddr("stranger");
+    address[] internal apps;
+    address[] internal nodes;
+
+    /// @dev Distinct blob hashes for parameter and result blobs.
+    uint256 private _blobCounter;
+
+    function setUp() public virtual {
+        verifier = new SamplingVerifier();
+        relayRoots = new RelayRoots(admin);
+        registry = new NodeRegistry(admin, _registryConfig());
+        tm = new TaskManager(
+            admin,
+            INodeRegistry(address(registry)),
+            relayRoots,
+            ISamplingVerifier(address(verifier)),
+            _taskConfig()
+        );
+        vm.startPrank(admin);
+        registry.setTaskManager(address(tm));
+        relayRoots.grantRole(relayRoots.RELAY_ROLE(), relay);
+        vm.stopPrank();
+
+        for (uint256 i = 0; i < APP_COUNT; ++i) {
+            address app = _appOf(_vrfKey(i));
+            vm.label(app, string.concat("app-", vm.toString(i)));
+            vm.deal(app, 100_000 ether);
+            apps.push(app);
+        }
+        for (uint256 i = 0; i < NODE_COUNT; ++i) {
+            address node = makeAddr(string.concat("node-", vm.toString(i)));
+            vm.deal(node, 100_000 ether);
+            nodes.push(node);
+        }
+        vm.deal(stranger, 100_000 ether);
+        vm.label(address(tm), "TaskManager");
+        vm.label(address(registry), "NodeRegistry");
+        vm.label(address(relayRoots), "RelayRoots");
+        vm.label(address(verifier), "SamplingVerifier");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Configs
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _registryConfig() internal view virtual returns (INodeRegistry.RegistryConfig memory) {
+        return
+            INodeRegistry.RegistryConfig({
+                minimumStake: MINIMUM_STAKE,
+                stakeCap: STAKE_CAP,
+                sameModelsBonusBps: SAME_MODELS_BONUS_BPS,
+                treasury: treasury
+            });
+    }
+
+    function _taskConfig() internal pure virtual returns (ITaskManager.TaskConfig memory) {
+        return
+            ITaskManager.TaskConfig({
+                samplingDivisor: SAMPLING_DIVISOR,
+                distanceThreshold: DISTANCE_THRESHOLD,
+                queueTimeout: QUEUE_TIMEOUT,
+                executionTimeout: EXECUTION_TIMEOUT,
+                validationTimeout: VALIDATION_TIMEOUT,
+                resultUploadTimeout: RESULT_UPLOAD_TIMEOUT,
+                queueSizeFactor: QUEUE_SIZE_FACTOR,
+                minQueueCapacity: MIN_QUEUE_CAPACITY,
+                overhead: [uint64(20), 5, 60],
+                unitTime: [uint64(10), 1, 20]
+            });
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Bounded inputs
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _boundFee(uint256 raw) internal pure returns (uint256) {
+        return bound(raw, 1, MAX_FEE);
+    }
+
+    function _boundStake(uint256 raw) internal pure returns (uint256) {
+        return bound(raw, MINIMUM_STAKE, MAX_STAKE);
+    }
+
+    function _pick(address[] storage list, uint256 seed) internal view returns (address) {
+        return list[seed % list.length];
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Nodes
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _defaultVersion() internal pure returns (uint32[3] memory) {
+        return [uint32(2), 5, 0];
+    }
+
+    function _defaultModels() internal pure returns (bytes32[] memory models) {
+        models = new bytes32[](1);
+        models[0] = MODEL_SDXL;
+    }
+
+    function _bjjKey() internal pure returns (uint256[2] memory) {
+        return [BJJ_X, BJJ_Y];
+    }
+
+    /// @dev Joins with the defaults: RTX 4090, 24 GB, v2.5.0, SDXL held locally, the minimum stake.
+    function _joinNode(address node) internal {
+        _joinNode(node, MINIMUM_STAKE);
+    }
+
+    function _joinNode(address node, uint256 stake) internal {
+        _joinNode(node, stake, _defaultVersion());
+    }
+
+    function _joinNode(address node, uint256 stake, uint32[3] memory version) internal {
+        vm.prank(node);
+        registry.join{value: stake}(GPU_4090, NODE_VRAM, version, _bjjKey(), _defaultModels());
+    }
+
+    function _status(address node) internal view returns (INodeRegistry.NodeStatus) {
+        return registry.nodeStatus(node);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Tasks
+    // ---------------------------------------------------------------------------------------------------------
+
+    function _commitment(bytes32 guid, bytes32 nonce) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(guid, nonce));
+    }
+
+    /// @dev An SD task for any GPU with >= 8 GB, version 2.0.0, SDXL, size 1.
+    function _taskInput(bytes32 guid, bytes32 nonce) internal pure returns (ITaskManager.TaskInput memory input) {
+        input.taskType = ITaskTypes.TaskType.SD;
+        input.taskIDCommitment = _commitment(guid, nonce);
+        input.nonce = nonce;
+        input.modelIDs = _defaultModels();
+        input.minimumVRAM = 8;
+        input.taskVersion = [uint32(2), 0, 0];
+        input.taskSize = 1;
+        input.appPublicKey = _bjjKey();
+    }
+
+    function _createTask(address app, bytes32 guid, bytes32 nonce) internal returns (bytes32) {
+        return _createTask(app, guid, nonce, FEE);
+    }
+
+    function _createTask(address app, bytes32 guid, bytes32 nonce, uint256 fee) internal returns (bytes32) {
+        return _createTask(app, _taskInput(guid, nonce), fee);
+    }
+
+    function _createTask(address app, ITaskManager.TaskInput memory input, uint256 fee) internal returns (bytes32) {
+        vm.prank(app);
+        tm.createTask{value: fee}(input);
+        return input.taskIDCommitment;
+    }
+
+    function _taskStatus(bytes32 id) internal view returns (ITaskTypes.TaskStatus) {
+        return tm.taskStatus(id);
+    }
+
+    function _selectedNode(bytes32 id) internal view returns (address) {
+        return tm.getTask(id).selectedNode;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Relay
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev The standard tree's leaf of a `bytes32` value: keccak256(bytes.concat(keccak256(abi.encode(value)))).
+    function _leaf(bytes32 blobHash) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(blobHash))));
+    }
+
+    /// @dev A fresh blob hash.
+    function _newBlob(string memory label) internal returns (bytes32) {
+        return keccak256(abi.encode(label, ++_blobCounter));
+    }
+
+    /// @dev Posts a batch holding one blob: the single-leaf tree's root is its leaf, and the proof is empty.
+    function _postSingleBlobRoot(bytes32 blobHash) internal returns (bytes32 root) {
+        root = _leaf(blobHash);
+        vm.prank(relay);
+        relayRoots.postRoot(root, 1);
+    }
+
+    /// @dev Started → ParametersUploaded, with a fresh blob in a freshly posted single-leaf root.
+    function _uploadParameters(bytes32 id) internal returns (bytes32 paramsHash) {
+        paramsHash = _newBlob("params");
+        bytes32 root = _postSingleBlobRoot(paramsHash);
+        vm.prank(tm.getTask(id).creator);
+        tm.reportTaskParametersUploaded(id, paramsHash, root, new bytes32[](0));
+    }
+
+    /// @dev Validated/GroupValidated → EndSuccess/EndGroupSuccess, by the selected node.
+    function _uploadResult(bytes32 id) internal returns (bytes32 resultHash) {
+        resultHash = _newBlob("result");
+        bytes32 root = _postSingleBlobRoot(resultHash);
+        vm.prank(_selectedNode(id));
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Scores
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev One image's 8-byte perceptual hash.
+    function _imageScore(uint64 hash) internal pure returns (bytes memory) {
+        return abi.encodePacked(hash);
+    }
+
+    function _submitScore(bytes32 id, bytes memory score) internal {
+        vm.prank(_selectedNode(id));
+        tm.submitTaskScore(id, score);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Sampling (VRF)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev A VRF "public key" for app `i`. It need not be on the curve: only its hash binds it to the app address.
+    function _vrfKey(uint256 i) internal pure returns (uint256[2] memory) {
+        return [uint256(keccak256(abi.encode("vrf-x", i))), uint256(keccak256(abi.encode("vrf-y", i)))];
+    }
+
+    /// @dev The address that owns a VRF public key, as `TaskManager` derives it.
+    function _appOf(uint256[2] memory pk) internal pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encodePacked(pk)))));
+    }
+
+    /// @dev A structurally complete proof over `seed` with key `pk`; its EC points are not valid.
+    function _dummyProof(
+        uint256[2] memory pk,
+        bytes32 seed
+    ) internal pure returns (ISamplingVerifier.VRFProof memory proof) {
+        proof.pk = pk;
+        proof.gamma = [uint256(1), 2];
+        proof.c = 3;
+        proof.s = 4;
+        proof.seed = uint256(seed);
+        proof.uWitness = address(5);
+        proof.cGammaWitness = [uint256(6), 7];
+        proof.sHashWitness = [uint256(8), 9];
+        proof.zInv = 10;
+    }
+
+    /// @dev The proof app `appIndex` would send for task `id` (right seed, right key, invalid points).
+    function _proofFor(uint256 appIndex, bytes32 id) internal view returns (ISamplingVerifier.VRFProof memory) {
+        return _dummyProof(_vrfKey(appIndex), tm.getTask(id).samplingSeed);
+    }
+
+    /// @dev Makes the verifier answer `number` for every proof (the VRF cannot be computed in Solidity).
+    function _mockSamplingNumber(uint256 number) internal {
+        vm.mockCall(
+            address(verifier),
+            abi.encodeWithSelector(ISamplingVerifier.samplingNumber.selector),
+            abi.encode(number)
+        );
+    }
+}

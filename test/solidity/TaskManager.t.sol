@@ -1,0 +1,981 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
+import {IPullPayments} from "../../contracts/interfaces/IPullPayments.sol";
+import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
+import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
+import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
+import {BaseTest} from "./BaseTest.sol";
+
+/// @dev Validation needs the creator's VRF proof, which Solidity cannot compute. The guards that run before the
+/// proof is verified are tested with a dummy proof (seed, key binding, and the verifier's rejection); the paths
+/// past validation mock the verifier's answer with `vm.mockCall`. Real proofs: test/integration/*.ts.
+contract TaskManagerTest is BaseTest {
+    address internal app;
+    address internal node;
+    /// @dev A sampling number that says "not sampled" (7 % 10 != 0) and one that says "sampled".
+    uint256 internal constant NOT_SAMPLED = 7;
+    uint256 internal constant SAMPLED = 20;
+    uint64 internal constant SCORE_A = 0x0123456789ABCDEF;
+
+    function setUp() public override {
+        super.setUp();
+        app = apps[0];
+        node = nodes[0];
+    }
+
+    function _assertTaskStatus(bytes32 id, ITaskTypes.TaskStatus expected) internal view {
+        assertEq(uint8(_taskStatus(id)), uint8(expected));
+    }
+
+    function _expectInvalidState(bytes32 id, ITaskTypes.TaskStatus current) internal {
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskInvalidState.selector, id, current));
+    }
+
+    /// @dev Node joined, task created and started on it.
+    function _started() internal returns (bytes32 id) {
+        _joinNode(node);
+        id = _createTask(app, "guid", "nonce");
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Started);
+    }
+
+    function _parametersUploaded() internal returns (bytes32 id) {
+        id = _started();
+        _uploadParameters(id);
+    }
+
+    function _scoreReady() internal returns (bytes32 id) {
+        id = _parametersUploaded();
+        _submitScore(id, _imageScore(SCORE_A));
+    }
+
+    function _errorReported() internal returns (bytes32 id) {
+        id = _parametersUploaded();
+        vm.prank(node);
+        tm.reportTaskError(id, ITaskTypes.TaskError.ParametersValidationFailed);
+    }
+
+    function _validated() internal returns (bytes32 id) {
+        id = _scoreReady();
+        _mockSamplingNumber(NOT_SAMPLED);
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, id);
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Validated);
+    }
+
+    function _assertSolvent() internal view {
+        assertEq(address(tm).balance, tm.totalEscrowed() + tm.totalWithdrawable(), "task manager solvent");
+        assertEq(address(registry).balance, registry.totalStaked() + registry.totalWithdrawable(), "registry solvent");
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // createTask
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_createTask_startsOnAnAvailableNode() public {
+        _joinNode(node);
+        vm.warp(1_000);
+        vm.prevrandao(bytes32(uint256(42)));
+        bytes32 id = _commitment("guid", "nonce");
+        bytes32 seed = keccak256(abi.encodePacked(uint256(42), id));
+
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskCreated(id, app, seed);
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskStarted(id, node);
+        _createTask(app, "guid", "nonce", 2 ether);
+
+        ITaskManager.TaskInfo memory task = tm.getTask(id);
+        assertEq(uint8(task.status), uint8(ITaskTypes.TaskStatus.Started));
+        assertEq(task.creator, app);
+        assertEq(task.selectedNode, node);
+        assertEq(task.fee, 2 ether);
+        assertEq(task.sequence, 1);
+        assertEq(task.createdAt, 1_000);
+        assertEq(task.startedAt, 1_000);
+        assertEq(task.nonce, bytes32("nonce"));
+        assertEq(task.samplingSeed, seed);
+        assertEq(task.appPublicKey[0], BJJ_X);
+        assertTrue(tm.isNonceUsed("nonce"));
+        assertEq(tm.totalEscrowed(), 2 ether);
+        assertEq(address(tm).balance, 2 ether);
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Busy));
+        assertEq(registry.getNode(node).lastModelsHash, keccak256(abi.encodePacked(_defaultModels())));
+        assertEq(tm.deadlineOf(id), 1_000 + EXECUTION_TIMEOUT);
+    }
+
+    function test_createTask_queuesWithoutAnEligibleNode() public {
+        bytes32 id = _commitment("guid", "nonce");
+        vm.expectEmit(true, false, false, false, address(tm));
+        emit ITaskManager.TaskQueued(id);
+        _createTask(app, "guid", "nonce");
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Queued);
+        assertEq(_selectedNode(id), address(0));
+        bytes32[] memory queued = tm.queuedTasks();
+        assertEq(queued.length, 1);
+        assertEq(queued[0], id);
+        assertEq(tm.deadlineOf(id), block.timestamp + QUEUE_TIMEOUT);
+    }
+
+    function test_createTask_escrowsAnyFee(uint256 fee) public {
+        fee = bound(fee, 1, type(uint96).max);
+        vm.deal(app, fee);
+        bytes32 id = _createTask(app, "guid", "nonce", fee);
+        assertEq(tm.getTask(id).fee, fee);
+        assertEq(tm.totalEscrowed(), fee);
+        _assertSolvent();
+    }
+
+    function test_createTask_revertsWhenFeeZero() public {
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskFeeZero.selector));
+        vm.prank(app);
+        tm.createTask(input);
+    }
+
+    function test_createTask_revertsWhenFeeTooHigh() public {
+        uint256 fee = uint256(type(uint96).max) + 1;
+        vm.deal(app, fee);
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskFeeTooHigh.selector, fee));
+        vm.prank(app);
+        tm.createTask{value: fee}(input);
+    }
+
+    function test_createTask_revertsWhenNonceUsed() public {
+        _createTask(app, "guid", "nonce");
+        // Another GUID (so another commitment), same nonce, another app: still rejected.
+        ITaskManager.TaskInput memory input = _taskInput("guid-2", "nonce");
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNonceUsed.selector, bytes32("nonce")));
+        vm.prank(apps[1]);
+        tm.createTask{value: FEE}(input);
+    }
+
+    function test_createTask_revertsWhenCommitmentExists() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        // Same commitment with a fresh nonce: never overwritten (B7).
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        input.nonce = "nonce-2";
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskAlreadyExists.selector, id));
+        vm.prank(apps[1]);
+        tm.createTask{value: FEE}(input);
+        assertEq(tm.getTask(id).creator, app);
+    }
+
+    function test_createTask_revertsWhenCommitmentOfAFinalTaskExists() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        vm.prank(app);
+        tm.abortTask(id);
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        input.nonce = "nonce-2";
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskAlreadyExists.selector, id));
+        vm.prank(app);
+        tm.createTask{value: FEE}(input);
+    }
+
+    function test_createTask_revertsWhenCommitmentZero() public {
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        input.taskIDCommitment = bytes32(0);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskCommitmentZero.selector));
+        vm.prank(app);
+        tm.createTask{value: FEE}(input);
+    }
+
+    function test_createTask_skipsIncompatibleNodes() public {
+        _joinNode(nodes[0], MINIMUM_STAKE, [uint32(3), 0, 0]); // other major
+        _joinNode(nodes[1], MINIMUM_STAKE, [uint32(2), 5, 0]);
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        input.minimumVRAM = NODE_VRAM + 1; // nobody has enough VRAM
+        _createTask(app, input, FEE);
+        _assertTaskStatus(input.taskIDCommitment, ITaskTypes.TaskStatus.Queued);
+        bytes32 id = _createTask(app, "guid-2", "nonce-2");
+        assertEq(_selectedNode(id), nodes[1]);
+    }
+
+    function test_createTask_prefersNodesHoldingTheModels(uint256 randao) public {
+        _joinNode(nodes[0]);
+        vm.prank(nodes[1]);
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), new bytes32[](0));
+        vm.prevrandao(bytes32(randao));
+        bytes32 id = _createTask(app, "guid", "nonce");
+        assertEq(_selectedNode(id), nodes[0]);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // reportTaskParametersUploaded
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_reportTaskParametersUploaded_movesToParametersUploaded() public {
+        bytes32 id = _started();
+        bytes32 blob = _newBlob("params");
+        bytes32 root = _postSingleBlobRoot(blob);
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskParametersUploaded(id, blob, node);
+        vm.prank(app);
+        tm.reportTaskParametersUploaded(id, blob, root, new bytes32[](0));
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.ParametersUploaded);
+        assertEq(tm.getTask(id).paramsHash, blob);
+    }
+
+    function test_reportTaskParametersUploaded_revertsWhenBlobNotInRoot() public {
+        bytes32 id = _started();
+        bytes32 blob = _newBlob("params");
+        bytes32 root = _postSingleBlobRoot(_newBlob("other"));
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskBlobNotInRoot.selector, id, blob, root));
+        vm.prank(app);
+        tm.reportTaskParametersUploaded(id, blob, root, new bytes32[](0));
+    }
+
+    function test_reportTaskParametersUploaded_revertsWhenRootNotPosted() public {
+        bytes32 id = _started();
+        bytes32 blob = _newBlob("params");
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskBlobNotInRoot.selector, id, blob, _leaf(blob)));
+        vm.prank(app);
+        tm.reportTaskParametersUploaded(id, blob, _leaf(blob), new bytes32[](0));
+    }
+
+    function test_reportTaskParametersUploaded_revertsWhenNotCreator() public {
+        bytes32 id = _started();
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotCreator.selector, id, stranger, app));
+        vm.prank(stranger);
+        tm.reportTaskParametersUploaded(id, bytes32(0), bytes32(0), new bytes32[](0));
+    }
+
+    function test_reportTaskParametersUploaded_revertsWhenQueued() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        _expectInvalidState(id, ITaskTypes.TaskStatus.Queued);
+        vm.prank(app);
+        tm.reportTaskParametersUploaded(id, bytes32(0), bytes32(0), new bytes32[](0));
+    }
+
+    function test_reportTaskParametersUploaded_revertsWhenTwice() public {
+        bytes32 id = _parametersUploaded();
+        _expectInvalidState(id, ITaskTypes.TaskStatus.ParametersUploaded);
+        vm.prank(app);
+        tm.reportTaskParametersUploaded(id, bytes32(0), bytes32(0), new bytes32[](0));
+    }
+
+    function test_reportTaskParametersUploaded_revertsWhenTaskNotFound() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotFound.selector, bytes32("missing")));
+        vm.prank(app);
+        tm.reportTaskParametersUploaded("missing", bytes32(0), bytes32(0), new bytes32[](0));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // submitTaskScore / reportTaskError
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_submitTaskScore_movesToScoreReady() public {
+        bytes32 id = _parametersUploaded();
+        vm.warp(block.timestamp + 60);
+        bytes memory score = _imageScore(SCORE_A);
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskScoreReady(id, node, score);
+        vm.prank(node);
+        tm.submitTaskScore(id, score);
+        ITaskManager.TaskInfo memory task = tm.getTask(id);
+        assertEq(uint8(task.status), uint8(ITaskTypes.TaskStatus.ScoreReady));
+        assertEq(task.score, score);
+        assertEq(task.scoreReadyAt, block.timestamp);
+        assertEq(task.scoreSequence, 1);
+        assertEq(tm.deadlineOf(id), block.timestamp + VALIDATION_TIMEOUT);
+    }
+
+    function test_submitTaskScore_acceptsTextScore() public {
+        _joinNode(node);
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        input.taskType = ITaskTypes.TaskType.LLM;
+        bytes32 id = _createTask(app, input, FEE);
+        _uploadParameters(id);
+        _submitScore(id, abi.encode(keccak256("text output")));
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.ScoreReady);
+    }
+
+    function test_submitTaskScore_revertsWhenNotSelectedNode() public {
+        bytes32 id = _parametersUploaded();
+        _joinNode(nodes[1]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSelectedNode.selector, id, nodes[1], node));
+        vm.prank(nodes[1]);
+        tm.submitTaskScore(id, _imageScore(SCORE_A));
+    }
+
+    function test_submitTaskScore_revertsBeforeParametersUploaded() public {
+        bytes32 id = _started();
+        _expectInvalidState(id, ITaskTypes.TaskStatus.Started);
+        vm.prank(node);
+        tm.submitTaskScore(id, _imageScore(SCORE_A));
+    }
+
+    function test_submitTaskScore_revertsWhenTwice() public {
+        bytes32 id = _scoreReady();
+        _expectInvalidState(id, ITaskTypes.TaskStatus.ScoreReady);
+        vm.prank(node);
+        tm.submitTaskScore(id, _imageScore(SCORE_A));
+    }
+
+    function test_submitTaskScore_revertsWhenImageScoreMalformed(uint8 length) public {
+        vm.assume(length == 0 || length % 8 != 0);
+        bytes32 id = _parametersUploaded();
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskScoreInvalid.selector, id, uint256(length)));
+        vm.prank(node);
+        tm.submitTaskScore(id, new bytes(length));
+    }
+
+    function test_submitTaskScore_revertsWhenTextScoreNot32Bytes() public {
+        _joinNode(node);
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        input.taskType = ITaskTypes.TaskType.LLM;
+        bytes32 id = _createTask(app, input, FEE);
+        _uploadParameters(id);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskScoreInvalid.selector, id, uint256(8)));
+        vm.prank(node);
+        tm.submitTaskScore(id, _imageScore(SCORE_A));
+    }
+
+    function test_reportTaskError_movesToErrorReported() public {
+        bytes32 id = _parametersUploaded();
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskErrorReported(id, node, ITaskTypes.TaskError.ParametersValidationFailed);
+        vm.prank(node);
+        tm.reportTaskError(id, ITaskTypes.TaskError.ParametersValidationFailed);
+        ITaskManager.TaskInfo memory task = tm.getTask(id);
+        assertEq(uint8(task.status), uint8(ITaskTypes.TaskStatus.ErrorReported));
+        assertEq(uint8(task.error), uint8(ITaskTypes.TaskError.ParametersValidationFailed));
+        assertEq(task.scoreReadyAt, block.timestamp);
+    }
+
+    function test_reportTaskError_revertsWhenErrorNone() public {
+        bytes32 id = _parametersUploaded();
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskErrorInvalid.selector, id));
+        vm.prank(node);
+        tm.reportTaskError(id, ITaskTypes.TaskError.None);
+    }
+
+    function test_reportTaskError_revertsWhenNotSelectedNode() public {
+        bytes32 id = _parametersUploaded();
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSelectedNode.selector, id, app, node));
+        vm.prank(app);
+        tm.reportTaskError(id, ITaskTypes.TaskError.ParametersValidationFailed);
+    }
+
+    function test_reportTaskError_revertsAfterScore() public {
+        bytes32 id = _scoreReady();
+        _expectInvalidState(id, ITaskTypes.TaskStatus.ScoreReady);
+        vm.prank(node);
+        tm.reportTaskError(id, ITaskTypes.TaskError.ParametersValidationFailed);
+    }
+
+    function test_reportTaskError_revertsBeforeParametersUploaded() public {
+        bytes32 id = _started();
+        _expectInvalidState(id, ITaskTypes.TaskStatus.Started);
+        vm.prank(node);
+        tm.reportTaskError(id, ITaskTypes.TaskError.ParametersValidationFailed);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // validateSingleTask: guards before the VRF (dummy proof)
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_validateSingleTask_revertsWhenSeedMismatch() public {
+        bytes32 id = _scoreReady();
+        bytes32 seed = tm.getTask(id).samplingSeed;
+        ISamplingVerifier.VRFProof memory proof = _dummyProof(_vrfKey(0), keccak256("other seed"));
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskSamplingSeedMismatch.selector, id, seed, proof.seed));
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+    }
+
+    function test_validateSingleTask_revertsWhenKeyNotCreator() public {
+        bytes32 id = _scoreReady();
+        // A well-formed proof over the right seed, but with the other application's key.
+        ISamplingVerifier.VRFProof memory proof = _proofFor(1, id);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskSamplingKeyNotCreator.selector, id, apps[1], app));
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+    }
+
+    function test_validateSingleTask_revertsWhenProofInvalid() public {
+        bytes32 id = _scoreReady();
+        // Right seed, right key, points that are not on the curve: Chainlink's string revert becomes a custom error.
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, id);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskSamplingProofInvalid.selector, id));
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+    }
+
+    function test_validateSingleTask_revertsWhenNotCreator() public {
+        bytes32 id = _scoreReady();
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, id);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotCreator.selector, id, stranger, app));
+        vm.prank(stranger);
+        tm.validateSingleTask(id, proof);
+    }
+
+    function test_validateSingleTask_revertsBeforeScore() public {
+        bytes32 id = _parametersUploaded();
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, id);
+        _expectInvalidState(id, ITaskTypes.TaskStatus.ParametersUploaded);
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // validateSingleTask and result upload: past the VRF (verifier mocked)
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_validateSingleTask_revertsWhenSampled() public {
+        bytes32 id = _scoreReady();
+        _mockSamplingNumber(SAMPLED);
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, id);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskSampled.selector, id, SAMPLED));
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+    }
+
+    function test_validateSingleTask_validatesWhenNotSampled() public {
+        bytes32 id = _scoreReady();
+        _mockSamplingNumber(NOT_SAMPLED);
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, id);
+        vm.expectEmit(true, true, false, false, address(tm));
+        emit ITaskManager.TaskValidated(id, node);
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Validated);
+        assertEq(tm.getTask(id).validatedAt, block.timestamp);
+        assertEq(tm.deadlineOf(id), block.timestamp + RESULT_UPLOAD_TIMEOUT);
+    }
+
+    function test_validateSingleTask_errorReportedRefundsTheApp() public {
+        bytes32 id = _errorReported();
+        _mockSamplingNumber(NOT_SAMPLED);
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, id);
+        vm.prank(app);
+        tm.validateSingleTask(id, proof);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.EndAborted);
+        assertEq(tm.withdrawable(app), FEE);
+        assertEq(tm.totalEscrowed(), 0);
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Available));
+        assertEq(registry.getNode(node).health, 10_000);
+        _assertSolvent();
+    }
+
+    function test_singleTask_happyPathPaysTheNode() public {
+        bytes32 id = _validated();
+        bytes32 resultHash = _newBlob("result");
+        bytes32 root = _postSingleBlobRoot(resultHash);
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskSuccess(id, resultHash, node);
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0));
+
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.EndSuccess);
+        assertEq(tm.getTask(id).resultHash, resultHash);
+        assertEq(tm.deadlineOf(id), 0);
+        assertEq(tm.totalEscrowed(), 0);
+        assertEq(tm.withdrawable(node), FEE);
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Available));
+        _assertSolvent();
+
+        uint256 before = node.balance;
+        vm.prank(node);
+        tm.withdraw();
+        assertEq(node.balance, before + FEE);
+        assertEq(address(tm).balance, 0);
+    }
+
+    function test_reportTaskResultUploaded_revertsWhenBlobNotInRoot() public {
+        bytes32 id = _validated();
+        bytes32 blob = _newBlob("result");
+        bytes32 root = _postSingleBlobRoot(_newBlob("other"));
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskBlobNotInRoot.selector, id, blob, root));
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, blob, root, new bytes32[](0));
+    }
+
+    function test_reportTaskResultUploaded_revertsWhenNotSelectedNode() public {
+        bytes32 id = _validated();
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSelectedNode.selector, id, app, node));
+        vm.prank(app);
+        tm.reportTaskResultUploaded(id, bytes32(0), bytes32(0), new bytes32[](0));
+    }
+
+    function test_reportTaskResultUploaded_revertsBeforeValidation() public {
+        bytes32 id = _scoreReady();
+        _expectInvalidState(id, ITaskTypes.TaskStatus.ScoreReady);
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, bytes32(0), bytes32(0), new bytes32[](0));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // validateTaskGroup (verifier mocked to say "sampled")
+    // ---------------------------------------------------------------------------------------------------------
+
+    bytes32 internal constant GROUP_GUID = "group";
+
+    /// @dev Three nodes, three tasks of one group, parameters uploaded; member i runs on nodes[i].
+    function _group() internal returns (bytes32[3] memory ids) {
+        for (uint256 i = 0; i < 3; ++i) {
+            _joinNode(nodes[i]);
+            ids[i] = _createTask(app, GROUP_GUID, keccak256(abi.encode("member", i)));
+            assertEq(_selectedNode(ids[i]), nodes[i]);
+            _uploadParameters(ids[i]);
+        }
+    }
+
+    function _validateGroup(bytes32[3] memory ids) internal {
+        _mockSamplingNumber(SAMPLED);
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof);
+    }
+
+    function test_validateTaskGroup_allAgreeSplitsTheFeeBySpeed() public {
+        bytes32[3] memory ids = _group();
+        // Submission order: member 1 first, then member 0, then member 2 (QoS 10, 5, 2).
+        vm.warp(block.timestamp + 10);
+        _submitScore(ids[1], _imageScore(SCORE_A));
+        vm.warp(block.timestamp + 10);
+        _submitScore(ids[0], _imageScore(SCORE_A ^ 0xFF)); // 8 bits away: matches
+        vm.warp(block.timestamp + 10);
+        _submitScore(ids[2], _imageScore(SCORE_A));
+        _validateGroup(ids);
+
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
+        _assertTaskStatus(ids[1], ITaskTypes.TaskStatus.EndGroupRefund);
+        _assertTaskStatus(ids[2], ITaskTypes.TaskStatus.EndGroupRefund);
+        assertEq(tm.getTask(ids[0]).qosScore, 5);
+        assertEq(tm.getTask(ids[1]).qosScore, 10);
+        assertEq(tm.getTask(ids[2]).qosScore, 2);
+        assertEq(tm.withdrawable(app), 2 * FEE);
+        assertEq(tm.totalEscrowed(), FEE);
+        assertEq(uint8(_status(nodes[0])), uint8(INodeRegistry.NodeStatus.Busy));
+        assertEq(uint8(_status(nodes[1])), uint8(INodeRegistry.NodeStatus.Available));
+        assertEq(registry.getNode(nodes[1]).scoreSum, 10);
+
+        _uploadResult(ids[0]);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.EndGroupSuccess);
+        uint256 share1 = (FEE * 10) / 17;
+        uint256 share2 = (FEE * 2) / 17;
+        assertEq(tm.withdrawable(nodes[1]), share1);
+        assertEq(tm.withdrawable(nodes[2]), share2);
+        assertEq(tm.withdrawable(nodes[0]), FEE - share1 - share2);
+        assertEq(tm.totalEscrowed(), 0);
+        _assertSolvent();
+    }
+
+    function test_validateTaskGroup_oddResultIsInvalidatedAndSlashed() public {
+        bytes32[3] memory ids = _group();
+        _submitScore(ids[0], _imageScore(SCORE_A));
+        _submitScore(ids[1], _imageScore(~SCORE_A));
+        _submitScore(ids[2], _imageScore(SCORE_A));
+        _validateGroup(ids);
+
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
+        _assertTaskStatus(ids[1], ITaskTypes.TaskStatus.EndInvalidated);
+        _assertTaskStatus(ids[2], ITaskTypes.TaskStatus.EndGroupRefund);
+        assertEq(uint8(_status(nodes[1])), uint8(INodeRegistry.NodeStatus.Quit));
+        assertEq(registry.withdrawable(treasury), MINIMUM_STAKE);
+        assertEq(registry.withdrawable(nodes[1]), 0);
+        assertEq(tm.withdrawable(app), 2 * FEE);
+        _assertSolvent();
+    }
+
+    function test_validateTaskGroup_threeDifferentResultsAbortAll() public {
+        bytes32[3] memory ids = _group();
+        _submitScore(ids[0], _imageScore(SCORE_A));
+        _submitScore(ids[1], _imageScore(~SCORE_A));
+        _submitScore(ids[2], _imageScore(0x00000000FFFFFFFF));
+        _validateGroup(ids);
+        for (uint256 i = 0; i < 3; ++i) {
+            _assertTaskStatus(ids[i], ITaskTypes.TaskStatus.EndAborted);
+            assertEq(uint8(_status(nodes[i])), uint8(INodeRegistry.NodeStatus.Available));
+        }
+        assertEq(tm.withdrawable(app), 3 * FEE);
+        assertEq(registry.totalStaked(), 3 * MINIMUM_STAKE);
+    }
+
+    function test_validateTaskGroup_oneResultTwoErrorsInvalidatesTheResult() public {
+        bytes32[3] memory ids = _group();
+        _submitScore(ids[0], _imageScore(SCORE_A));
+        vm.prank(nodes[1]);
+        tm.reportTaskError(ids[1], ITaskTypes.TaskError.ParametersValidationFailed);
+        vm.prank(nodes[2]);
+        tm.reportTaskError(ids[2], ITaskTypes.TaskError.ParametersValidationFailed);
+        _validateGroup(ids);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.EndInvalidated);
+        _assertTaskStatus(ids[1], ITaskTypes.TaskStatus.EndAborted);
+        _assertTaskStatus(ids[2], ITaskTypes.TaskStatus.EndAborted);
+        assertEq(registry.withdrawable(treasury), MINIMUM_STAKE);
+    }
+
+    function test_validateTaskGroup_memberAbortedAfterStartStillSettles() public {
+        // B1: a member aborted after a node took it must not block the group.
+        bytes32[3] memory ids = _group();
+        _submitScore(ids[0], _imageScore(SCORE_A));
+        _submitScore(ids[1], _imageScore(SCORE_A));
+        vm.warp(block.timestamp + EXECUTION_TIMEOUT);
+        tm.abortTask(ids[2]); // ParametersUploaded → EndAborted (Timeout)
+        _validateGroup(ids);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
+        _assertTaskStatus(ids[1], ITaskTypes.TaskStatus.EndGroupRefund);
+        _assertTaskStatus(ids[2], ITaskTypes.TaskStatus.EndAborted);
+        _assertSolvent();
+    }
+
+    function test_validateTaskGroup_revertsWhenNotSampled() public {
+        bytes32[3] memory ids = _group();
+        for (uint256 i = 0; i < 3; ++i) _submitScore(ids[i], _imageScore(SCORE_A));
+        _mockSamplingNumber(NOT_SAMPLED);
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSampled.selector, ids[0], NOT_SAMPLED));
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof);
+    }
+
+    function test_validateTaskGroup_revertsWhenFirstIsNotTheOriginal() public {
+        bytes32[3] memory ids = _group();
+        for (uint256 i = 0; i < 3; ++i) _submitScore(ids[i], _imageScore(SCORE_A));
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[1]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupNotOriginal.selector, ids[1], ids[0]));
+        vm.prank(app);
+        tm.validateTaskGroup(ids[1], ids[0], ids[2], GROUP_GUID, proof);
+    }
+
+    function test_validateTaskGroup_revertsWhenDuplicateMember() public {
+        bytes32[3] memory ids = _group();
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupDuplicateMember.selector, ids[1]));
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[1], GROUP_GUID, proof);
+    }
+
+    function test_validateTaskGroup_revertsWhenGUIDDoesNotMatch() public {
+        bytes32[3] memory ids = _group();
+        for (uint256 i = 0; i < 3; ++i) _submitScore(ids[i], _imageScore(SCORE_A));
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskManager.TaskGroupCommitmentMismatch.selector, ids[0], bytes32("other"))
+        );
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], "other", proof);
+    }
+
+    function test_validateTaskGroup_revertsWhenAMemberHasNoResultYet() public {
+        bytes32[3] memory ids = _group();
+        _submitScore(ids[0], _imageScore(SCORE_A));
+        _submitScore(ids[1], _imageScore(SCORE_A));
+        ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
+        _expectInvalidState(ids[2], ITaskTypes.TaskStatus.ParametersUploaded);
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // abortTask: deadlines
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_abortTask_creatorCancelsQueuedTaskAtOnce() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskAborted(
+            id,
+            app,
+            ITaskTypes.TaskStatus.Queued,
+            ITaskTypes.TaskAbortReason.CreatorCancelled
+        );
+        vm.prank(app);
+        tm.abortTask(id);
+        assertEq(uint8(tm.getTask(id).abortReason), uint8(ITaskTypes.TaskAbortReason.CreatorCancelled));
+        assertEq(tm.queuedTasks().length, 0);
+        assertEq(tm.withdrawable(app), FEE);
+        assertEq(tm.totalEscrowed(), 0);
+        _assertSolvent();
+    }
+
+    function test_abortTask_queuedRevertsBeforeQueueTimeout() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        uint256 deadline = block.timestamp + QUEUE_TIMEOUT;
+        vm.warp(deadline - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskManager.TaskDeadlineNotReached.selector, id, deadline, deadline - 1)
+        );
+        vm.prank(stranger);
+        tm.abortTask(id);
+    }
+
+    function test_abortTask_queuedTimesOutForAnyone() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        vm.warp(block.timestamp + QUEUE_TIMEOUT);
+        vm.prank(stranger);
+        tm.abortTask(id);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.EndAborted);
+        assertEq(uint8(tm.getTask(id).abortReason), uint8(ITaskTypes.TaskAbortReason.QueueTimeout));
+        assertEq(tm.queuedTasks().length, 0);
+        assertEq(tm.withdrawable(app), FEE);
+    }
+
+    function test_abortTask_startedRevertsBeforeExecutionTimeout() public {
+        bytes32 id = _started();
+        uint256 deadline = block.timestamp + EXECUTION_TIMEOUT;
+        vm.warp(deadline - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskManager.TaskDeadlineNotReached.selector, id, deadline, deadline - 1)
+        );
+        // The creator has no special right once a node took the task.
+        vm.prank(app);
+        tm.abortTask(id);
+    }
+
+    function test_abortTask_startedTimesOutAndPenalisesTheNode() public {
+        bytes32 id = _started();
+        vm.warp(block.timestamp + EXECUTION_TIMEOUT);
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskAborted(id, stranger, ITaskTypes.TaskStatus.Started, ITaskTypes.TaskAbortReason.Timeout);
+        vm.prank(stranger);
+        tm.abortTask(id);
+        assertEq(tm.withdrawable(app), FEE);
+        assertEq(registry.getNode(node).health, 3_000);
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Available));
+        _assertSolvent();
+    }
+
+    function test_abortTask_parametersUploadedDeadlineRunsFromStart() public {
+        bytes32 id = _started();
+        uint256 deadline = block.timestamp + EXECUTION_TIMEOUT;
+        vm.warp(block.timestamp + 100);
+        _uploadParameters(id);
+        assertEq(tm.deadlineOf(id), deadline);
+        vm.warp(deadline);
+        tm.abortTask(id);
+        assertEq(uint8(tm.getTask(id).abortReason), uint8(ITaskTypes.TaskAbortReason.Timeout));
+    }
+
+    function test_abortTask_scoreReadyValidationTimeoutPaysTheNode() public {
+        bytes32 id = _scoreReady();
+        uint256 deadline = block.timestamp + VALIDATION_TIMEOUT;
+        vm.warp(deadline - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskManager.TaskDeadlineNotReached.selector, id, deadline, deadline - 1)
+        );
+        tm.abortTask(id);
+        vm.warp(deadline);
+        tm.abortTask(id);
+        assertEq(uint8(tm.getTask(id).abortReason), uint8(ITaskTypes.TaskAbortReason.ValidationTimeout));
+        assertEq(tm.withdrawable(node), FEE);
+        assertEq(tm.withdrawable(app), 0);
+        assertEq(registry.getNode(node).health, 10_000);
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Available));
+        _assertSolvent();
+    }
+
+    function test_abortTask_errorReportedValidationTimeoutPaysTheNode() public {
+        bytes32 id = _errorReported();
+        vm.warp(block.timestamp + VALIDATION_TIMEOUT);
+        tm.abortTask(id);
+        assertEq(uint8(tm.getTask(id).abortReason), uint8(ITaskTypes.TaskAbortReason.ValidationTimeout));
+        assertEq(tm.withdrawable(node), FEE);
+    }
+
+    function test_abortTask_validatedResultUploadTimeoutRefunds() public {
+        bytes32 id = _validated();
+        vm.warp(block.timestamp + RESULT_UPLOAD_TIMEOUT);
+        tm.abortTask(id);
+        assertEq(uint8(tm.getTask(id).abortReason), uint8(ITaskTypes.TaskAbortReason.ResultUploadTimeout));
+        assertEq(tm.withdrawable(app), FEE);
+        assertEq(tm.withdrawable(node), 0);
+        assertEq(registry.getNode(node).health, 3_000);
+        _assertSolvent();
+    }
+
+    function test_abortTask_revertsWhenFinal() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        vm.prank(app);
+        tm.abortTask(id);
+        _expectInvalidState(id, ITaskTypes.TaskStatus.EndAborted);
+        vm.prank(app);
+        tm.abortTask(id);
+        vm.warp(block.timestamp + 365 days);
+        _expectInvalidState(id, ITaskTypes.TaskStatus.EndAborted);
+        tm.abortTask(id);
+    }
+
+    function test_abortTask_revertsWhenTaskNotFound() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotFound.selector, bytes32("missing")));
+        tm.abortTask("missing");
+    }
+
+    function test_abortTask_unhealthyNodeIsNoLongerSelected() public {
+        bytes32 id = _started();
+        vm.warp(block.timestamp + EXECUTION_TIMEOUT);
+        tm.abortTask(id); // H = 0.3
+        id = _createTask(app, "guid-2", "nonce-2");
+        assertEq(_selectedNode(id), node);
+        vm.warp(block.timestamp + EXECUTION_TIMEOUT);
+        tm.abortTask(id); // H = 0.09 < 0.1
+        assertEq(registry.getNode(node).health, 900);
+        id = _createTask(app, "guid-3", "nonce-3");
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Queued);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Queue dispatch
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_onNodeAvailable_joinTakesTheQueuedTask() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        vm.warp(block.timestamp + 10);
+        vm.expectEmit(true, true, false, false, address(tm));
+        emit ITaskManager.TaskStarted(id, node);
+        _joinNode(node);
+        ITaskManager.TaskInfo memory task = tm.getTask(id);
+        assertEq(uint8(task.status), uint8(ITaskTypes.TaskStatus.Started));
+        assertEq(task.selectedNode, node);
+        assertEq(task.startedAt, block.timestamp);
+        assertEq(tm.queuedTasks().length, 0);
+    }
+
+    function test_onNodeAvailable_takesTheHighestValueTask() public {
+        bytes32 low = _createTask(app, "guid-1", "nonce-1", 1 ether);
+        bytes32 high = _createTask(app, "guid-2", "nonce-2", 3 ether);
+        bytes32 mid = _createTask(app, "guid-3", "nonce-3", 2 ether);
+        _joinNode(nodes[0]);
+        assertEq(_selectedNode(high), nodes[0]);
+        _joinNode(nodes[1]);
+        assertEq(_selectedNode(mid), nodes[1]);
+        _assertTaskStatus(low, ITaskTypes.TaskStatus.Queued);
+    }
+
+    function test_onNodeAvailable_equalValueTakesTheEarliestTask() public {
+        bytes32 first = _createTask(app, "guid-1", "nonce-1");
+        _createTask(app, "guid-2", "nonce-2");
+        _joinNode(node);
+        assertEq(_selectedNode(first), node);
+    }
+
+    function test_onNodeAvailable_skipsTasksTheNodeCannotServe() public {
+        ITaskManager.TaskInput memory big = _taskInput("guid-1", "nonce-1");
+        big.minimumVRAM = 80;
+        _createTask(app, big, 5 ether);
+        bytes32 small = _createTask(app, "guid-2", "nonce-2", 1 ether);
+        _joinNode(node);
+        assertEq(_selectedNode(small), node);
+        _assertTaskStatus(big.taskIDCommitment, ITaskTypes.TaskStatus.Queued);
+    }
+
+    function test_onNodeAvailable_finishedTaskHandsTheNodeTheNextOne() public {
+        bytes32 first = _started();
+        bytes32 queued = _createTask(app, "guid-2", "nonce-2");
+        _assertTaskStatus(queued, ITaskTypes.TaskStatus.Queued);
+        vm.warp(block.timestamp + EXECUTION_TIMEOUT);
+        tm.abortTask(first);
+        assertEq(_selectedNode(queued), node);
+        _assertTaskStatus(queued, ITaskTypes.TaskStatus.Started);
+    }
+
+    function test_onNodeAvailable_revertsWhenNotRegistry() public {
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskCallerNotRegistry.selector, stranger));
+        vm.prank(stranger);
+        tm.onNodeAvailable(stranger);
+    }
+
+    function test_createTask_fullQueueEvictsTheLowestValue() public {
+        assertEq(tm.queueCapacity(), MIN_QUEUE_CAPACITY);
+        for (uint256 i = 0; i < MIN_QUEUE_CAPACITY; ++i) {
+            _createTask(app, keccak256(abi.encode("guid", i)), keccak256(abi.encode("nonce", i)), 1 ether);
+        }
+        bytes32 lastCreated = _commitment(
+            keccak256(abi.encode("guid", MIN_QUEUE_CAPACITY - 1)),
+            keccak256(abi.encode("nonce", MIN_QUEUE_CAPACITY - 1))
+        );
+        // Not worth more than the lowest: rejected.
+        uint256 value = tm.taskValue(ITaskTypes.TaskType.SD, 1, 1 ether);
+        ITaskManager.TaskInput memory input = _taskInput("guid-new", "nonce-new");
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskQueueFull.selector, value, value));
+        vm.prank(app);
+        tm.createTask{value: 1 ether}(input);
+        // Worth more: the latest-created of the lowest is evicted and refunded.
+        _createTask(app, input, 2 ether);
+        _assertTaskStatus(input.taskIDCommitment, ITaskTypes.TaskStatus.Queued);
+        _assertTaskStatus(lastCreated, ITaskTypes.TaskStatus.EndAborted);
+        assertEq(uint8(tm.getTask(lastCreated).abortReason), uint8(ITaskTypes.TaskAbortReason.TaskFeeTooLow));
+        assertEq(tm.queuedTasks().length, MIN_QUEUE_CAPACITY);
+        assertEq(tm.withdrawable(app), 1 ether);
+        assertEq(tm.totalEscrowed(), (uint256(MIN_QUEUE_CAPACITY) - 1) * 1 ether + 2 ether);
+        _assertSolvent();
+    }
+
+    function test_queueCapacity_scalesWithJoinedNodes() public {
+        for (uint256 i = 0; i < NODE_COUNT; ++i) _joinNode(nodes[i]);
+        assertEq(tm.queueCapacity(), MIN_QUEUE_CAPACITY); // 5 · 8 = 40 < 50
+        ITaskManager.TaskConfig memory config = _taskConfig();
+        config.queueSizeFactor = 10;
+        vm.prank(admin);
+        tm.setConfig(config);
+        assertEq(tm.queueCapacity(), 80);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Administration and views
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_setConfig_revertsWhenNotAdmin() public {
+        ITaskManager.TaskConfig memory config = _taskConfig();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IAccessControl.AccessControlUnauthorizedAccount.selector,
+                stranger,
+                tm.DEFAULT_ADMIN_ROLE()
+            )
+        );
+        vm.prank(stranger);
+        tm.setConfig(config);
+    }
+
+    function test_setConfig_revertsWhenInvalid() public {
+        ITaskManager.TaskConfig memory config = _taskConfig();
+        config.distanceThreshold = 65;
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskConfigInvalid.selector));
+        vm.prank(admin);
+        tm.setConfig(config);
+        config = _taskConfig();
+        config.samplingDivisor = 0;
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskConfigInvalid.selector));
+        vm.prank(admin);
+        tm.setConfig(config);
+    }
+
+    function test_scoresMatch_usesTheDistanceThreshold() public view {
+        bytes memory a = _imageScore(0);
+        bytes memory near = _imageScore(uint64((1 << (DISTANCE_THRESHOLD - 1)) - 1)); // 23 bits
+        bytes memory far = _imageScore(uint64((1 << DISTANCE_THRESHOLD) - 1)); // 24 bits
+        assertTrue(tm.scoresMatch(ITaskTypes.TaskType.SD, a, near));
+        assertFalse(tm.scoresMatch(ITaskTypes.TaskType.SD_FT, a, far));
+        assertFalse(tm.scoresMatch(ITaskTypes.TaskType.LLM, abi.encode(bytes32(0)), abi.encode(bytes32(uint256(1)))));
+    }
+
+    function test_taskValue_usesTheTypePricing() public view {
+        assertEq(tm.taskValue(ITaskTypes.TaskType.SD, 1, 30 ether), 1e36); // T = 20 + 10
+        assertEq(tm.taskValue(ITaskTypes.TaskType.LLM, 95, 100 ether), 1e36); // T = 5 + 95
+        assertEq(tm.taskValue(ITaskTypes.TaskType.SD_FT, 2, 100 ether), 1e36); // T = 60 + 40
+    }
+
+    function test_withdraw_revertsWhenNothingToWithdraw() public {
+        vm.expectRevert(abi.encodeWithSelector(IPullPayments.PaymentNothingToWithdraw.selector, app));
+        vm.prank(app);
+        tm.withdraw();
+    }
+
+    function test_withdrawTo_sendsToAnotherAddress() public {
+        bytes32 id = _createTask(app, "guid", "nonce");
+        vm.prank(app);
+        tm.abortTask(id);
+        address payable to = payable(makeAddr("receiver"));
+        vm.prank(app);
+        assertEq(tm.withdrawTo(to), FEE);
+        assertEq(to.balance, FEE);
+        assertEq(tm.withdrawable(app), 0);
+    }
+}
