@@ -271,7 +271,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             revert TaskBlobNotInRoot(taskIDCommitment, resultHash, root);
         }
         task.resultHash = resultHash;
-        emit TaskSuccess(taskIDCommitment, resultHash, msg.sender);
+        emit TaskSuccess(taskIDCommitment, resultHash);
         if (group) {
             emit TaskEndGroupSuccess(taskIDCommitment, msg.sender);
             _payGroup(taskIDCommitment, task);

@@ -130,7 +130,7 @@ interface ITaskManager is ITaskTypes, IPullPayments {
         TaskAbortReason reason
     );
     /// @notice The result is provably on the relay, encrypted to the application; the fee was settled.
-    event TaskSuccess(bytes32 indexed taskIDCommitment, bytes32 resultHash, address indexed selectedNode);
+    event TaskSuccess(bytes32 indexed taskIDCommitment, bytes32 resultHash);
     /// @notice A group member agreed with the group; its fee was refunded.
     event TaskEndGroupRefund(bytes32 indexed taskIDCommitment, address indexed selectedNode);
     /// @notice A group member disagreed with the group; its node was slashed and its fee refunded.

@@ -298,10 +298,10 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   expect(block.transactions.length).to.equal(1);
   const uploadTx = (await ethers.provider.getTransaction(block.transactions[0]))!;
   const uploadReceipt = (await ethers.provider.getTransactionReceipt(uploadTx.hash))!;
-  await expect(uploadTx).to.emit(tm, "TaskSuccess").withArgs(winner.commitment, resultHash, winner.node.address);
+  await expect(uploadTx).to.emit(tm, "TaskSuccess").withArgs(winner.commitment, resultHash);
   await expect(uploadTx).to.emit(tm, "TaskEndGroupSuccess").withArgs(winner.commitment, winner.node.address);
   const payKeys = [
-    eventKey("TaskSuccess", winner.commitment, resultHash, winner.node.address),
+    eventKey("TaskSuccess", winner.commitment, resultHash),
     eventKey("TaskEndGroupSuccess", winner.commitment, winner.node.address),
   ];
   for (const [i, x] of m.entries()) {

@@ -50,7 +50,7 @@ describe("integration: single task lifecycle", function () {
 
     const [result] = await publishBlobs(net, [blobHash("result")]);
     const tx = tm.connect(node).reportTaskResultUploaded(task.commitment, result.blobHash, result.root, result.proof);
-    await expect(tx).to.emit(tm, "TaskSuccess").withArgs(task.commitment, result.blobHash, node.address);
+    await expect(tx).to.emit(tm, "TaskSuccess").withArgs(task.commitment, result.blobHash);
     await expect(tx).to.emit(tm, "TaskFeePaid").withArgs(task.commitment, node.address, FEE);
 
     const stored = await tm.getTask(task.commitment);

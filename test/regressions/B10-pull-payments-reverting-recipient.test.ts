@@ -85,7 +85,7 @@ describe("regression B10: pull payments — a reverting recipient blocks nothing
         result.root,
         result.proof,
       ]);
-      await expect(tx).to.emit(tm, "TaskSuccess").withArgs(task.commitment, result.blobHash, nodeAddress);
+      await expect(tx).to.emit(tm, "TaskSuccess").withArgs(task.commitment, result.blobHash);
       await expect(tx).to.emit(tm, "TaskFeePaid").withArgs(task.commitment, nodeAddress, FEE);
       await expect(tx).to.emit(tm, "BalanceCredited").withArgs(nodeAddress, FEE);
       expect(await tm.taskStatus(task.commitment)).to.equal(TaskStatus.EndSuccess);

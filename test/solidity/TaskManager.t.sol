@@ -467,7 +467,7 @@ contract TaskManagerTest is BaseTest {
         bytes32 resultHash = _newBlob("result");
         bytes32 root = _postSingleBlobRoot(resultHash);
         vm.expectEmit(true, true, false, true, address(tm));
-        emit ITaskManager.TaskSuccess(id, resultHash, node);
+        emit ITaskManager.TaskSuccess(id, resultHash);
         vm.prank(node);
         tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0));
 
