@@ -1,0 +1,138 @@
+/**
+ * Groth16 proofs of the two circuits (DESIGN §4), made with snarkjs from the artefacts that `scripts/zk/build.sh`
+ * derives into `build/zk/<Circuit>/` (wasm witness generator and final zkey).
+ *
+ * - ParamsConsistency: the three blobs of a validation group encrypt the same parameters to the three nodes.
+ *   Public signals: nodePublicKey[3][2] (flattened), blobHash[3], paramsHash.
+ * - ResultAvailability: the result blob encrypts the result to the application and the result's sim hash is the
+ *   score. Public signals: isText, appPublicKey[2], blobHash, simHash.
+ *
+ * The input builders here are the single place that turns SDK objects (messages, keys, blobs) into circuit inputs;
+ * they compute the public signals with the same TypeScript functions the chain's inputs come from.
+ */
+import path from "node:path";
+import * as snarkjs from "snarkjs";
+import { blobHash, paramsHash, type Blob } from "../crypto/blob.js";
+import type { PublicKey } from "../crypto/babyjub.js";
+
+/** The circuits the build script produces. */
+export type CircuitName = "ParamsConsistency" | "ResultAvailability";
+
+/** Where a circuit's artefacts live (relative to the repository root unless `root` is given). */
+export function circuitArtefacts(name: CircuitName, root: string = process.cwd()) {
+  const dir = path.join(root, "build", "zk", name);
+  return {
+    dir,
+    wasm: path.join(dir, `${name}_js`, `${name}.wasm`),
+    zkey: path.join(dir, `${name}_final.zkey`),
+    vkey: path.join(dir, "verification_key.json"),
+    r1cs: path.join(dir, `${name}.r1cs`),
+  };
+}
+
+/** A circuit input with the public signals it implies, in the circuit's order. */
+export interface CircuitInput {
+  input: Record<string, unknown>;
+  publicSignals: bigint[];
+}
+
+/** Inputs of ParamsConsistency: the packed parameters and, per node, its key, its blob and the blob's secret. */
+export function paramsConsistencyInput(
+  message: readonly bigint[],
+  nodeKeys: readonly [PublicKey, PublicKey, PublicKey],
+  blobs: readonly [Blob, Blob, Blob],
+  ephemeralSecrets: readonly [bigint, bigint, bigint],
+): CircuitInput {
+  const hashes = blobs.map(blobHash);
+  const pHash = paramsHash(message);
+  return {
+    input: {
+      nodePublicKey: nodeKeys,
+      blobHash: hashes,
+      paramsHash: pHash,
+      message,
+      ephemeralSecret: ephemeralSecrets,
+      nonce: blobs.map((b) => b.nonce),
+      ciphertexts: blobs.map((b) => b.ciphertext),
+    },
+    publicSignals: [...nodeKeys.flat(), ...hashes, pHash],
+  };
+}
+
+/** Inputs of ResultAvailability: the packed result, the app's key, the blob, its secret and the score. */
+export function resultAvailabilityInput(
+  message: readonly bigint[],
+  appPublicKey: PublicKey,
+  blob: Blob,
+  ephemeralSecret: bigint,
+  isText: boolean,
+  simHash: bigint,
+): CircuitInput {
+  const hash = blobHash(blob);
+  const flag = isText ? 1n : 0n;
+  return {
+    input: {
+      isText: flag,
+      appPublicKey,
+      blobHash: hash,
+      simHash,
+      message,
+      ephemeralSecret,
+      nonce: blob.nonce,
+      ciphertext: blob.ciphertext,
+    },
+    publicSignals: [flag, ...appPublicKey, hash, simHash],
+  };
+}
+
+/** A Groth16 proof in the shape the generated Solidity verifiers take. */
+export interface SolidityProof {
+  a: [bigint, bigint];
+  b: [[bigint, bigint], [bigint, bigint]];
+  c: [bigint, bigint];
+  publicSignals: bigint[];
+}
+
+/** A proof as snarkjs returns it, with its Solidity form. */
+export interface Groth16Result {
+  proof: snarkjs.Groth16Proof;
+  publicSignals: string[];
+  solidity: SolidityProof;
+}
+
+/** Proves `input` with the circuit's built artefacts; throws when the witness cannot be computed. */
+export async function prove(name: CircuitName, input: CircuitInput, root?: string): Promise<Groth16Result> {
+  const files = circuitArtefacts(name, root);
+  const { proof, publicSignals } = await snarkjs.groth16.fullProve(
+    input.input as snarkjs.CircuitSignals,
+    files.wasm,
+    files.zkey,
+  );
+  return { proof, publicSignals, solidity: toSolidityProof(proof, publicSignals) };
+}
+
+/** Checks a proof off-chain against the circuit's verification key. */
+export async function verify(name: CircuitName, result: Groth16Result, root?: string): Promise<boolean> {
+  const { readFile } = await import("node:fs/promises");
+  const vkey = JSON.parse(await readFile(circuitArtefacts(name, root).vkey, "utf8"));
+  return snarkjs.groth16.verify(vkey, result.publicSignals, result.proof);
+}
+
+/** snarkjs' proof in the verifier's argument order (note the swapped coordinates of `b`, as snarkjs exports them). */
+export function toSolidityProof(proof: snarkjs.Groth16Proof, publicSignals: string[]): SolidityProof {
+  const n = (x: string | number) => BigInt(x);
+  return {
+    a: [n(proof.pi_a[0]), n(proof.pi_a[1])],
+    b: [
+      [n(proof.pi_b[0][1]), n(proof.pi_b[0][0])],
+      [n(proof.pi_b[1][1]), n(proof.pi_b[1][0])],
+    ],
+    c: [n(proof.pi_c[0]), n(proof.pi_c[1])],
+    publicSignals: publicSignals.map(n),
+  };
+}
+
+/** Ends snarkjs' worker threads; a process that proved anything must call this or it never exits. */
+export async function terminateProver(): Promise<void> {
+  await (globalThis as { curve_bn128?: { terminate(): Promise<void> } }).curve_bn128?.terminate();
+}
