@@ -24,6 +24,8 @@ const config: HardhatUserConfig = {
     },
   },
   typechain: { outDir: "typechain-types" },
+  // Ignition modules live in deploy/modules and deployments are recorded in deploy/deployments.
+  paths: { ignition: "deploy" },
   test: {
     solidity: {
       fuzz: { runs: 256, seed: "0x5eed" },

@@ -24,7 +24,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
 import { Wallet, keccak256, parseEther, toUtf8Bytes } from "ethers";
-import VSSNetwork from "../deploy/VSSNetwork.js";
+import VSSNetwork from "../deploy/modules/VSSNetwork.js";
 import { modelId } from "../src/crypto/commitment.js";
 import {
   App,

@@ -11,7 +11,7 @@
  */
 import { network } from "hardhat";
 import { Wallet, formatEther, getBytes, hexlify, keccak256, parseEther, toUtf8Bytes, type Result } from "ethers";
-import VSSNetwork from "../deploy/VSSNetwork.js";
+import VSSNetwork from "../deploy/modules/VSSNetwork.js";
 import { modelId } from "../src/crypto/commitment.js";
 import {
   App,
@@ -124,7 +124,7 @@ const eth = (wei: bigint) => `${formatEther(wei)}`;
 // 1. Deploy
 // ---------------------------------------------------------------------------------------------------------------
 
-section("1. Deploy (Ignition module deploy/VSSNetwork.ts) on the in-process Hardhat network");
+section("1. Deploy (Ignition module deploy/modules/VSSNetwork.ts) on the in-process Hardhat network");
 
 /** A deterministic funded wallet (applications need their secret key: it is also their VRF key). */
 async function wallet(label: string): Promise<Wallet> {

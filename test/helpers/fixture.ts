@@ -4,7 +4,7 @@
  */
 import { network } from "hardhat";
 import { Wallet, keccak256, parseEther, toUtf8Bytes, type ContractTransactionResponse, type Signer } from "ethers";
-import VSSNetwork from "../../deploy/VSSNetwork.js";
+import VSSNetwork from "../../deploy/modules/VSSNetwork.js";
 import {
   NodeRegistry__factory,
   RelayRoots__factory,

@@ -11,7 +11,7 @@
  */
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
 import { keccak256, toUtf8Bytes } from "ethers";
-import { DEFAULT_REGISTRY_PARAMETERS as R, DEFAULT_TASK_PARAMETERS as T } from "../src/config.js";
+import { DEFAULT_REGISTRY_PARAMETERS as R, DEFAULT_TASK_PARAMETERS as T } from "../../src/config.js";
 
 const RELAY_ROLE = keccak256(toUtf8Bytes("RELAY_ROLE"));
 

@@ -1,0 +1,106 @@
+/**
+ * `UploadVerifier` on a pool of worker threads, so that hashing and signature recovery use every core while the main
+ * thread serves HTTP and commits. Workers load ./verify-worker.ts with tsx (inherited from `tsx` runs, added
+ * explicitly under Hardhat, which registers tsx in-process).
+ */
+import { Worker } from "node:worker_threads";
+import { availableParallelism } from "node:os";
+import { BlobFormatError } from "./protocol.js";
+import { SignatureError, type UploadVerifier, type VerifiedUpload } from "./verify.js";
+
+/** A request to a worker. */
+export interface VerifyRequest {
+  id: number;
+  body: Uint8Array;
+  timestamp: number;
+  signature: string;
+  expected?: string;
+}
+
+/** A worker's answer. */
+export type VerifyResult =
+  | { id: number; ok: VerifiedUpload; error?: undefined }
+  | { id: number; ok?: undefined; error: { kind: "format" | "signature" | "other"; message: string } };
+
+interface Pending {
+  resolve: (v: VerifiedUpload) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Ids of the requests this worker has not answered yet. */
+  ids: Set<number>;
+}
+
+/** Least-busy dispatch over `threads` workers (default: cores − 1, at least 1); a worker that dies is replaced. */
+export class WorkerVerifier implements UploadVerifier {
+  private readonly slots: Slot[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  private readonly url: URL;
+  private readonly execArgv: string[] | undefined;
+
+  constructor(threads: number = Math.max(1, availableParallelism() - 1)) {
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError("WorkerVerifier needs at least one thread");
+    const isTs = import.meta.url.endsWith(".ts");
+    this.url = new URL(`./verify-worker${isTs ? ".ts" : ".js"}`, import.meta.url);
+    // Hardhat registers tsx programmatically, which worker threads do not inherit: load it explicitly.
+    this.execArgv =
+      isTs && !process.execArgv.some((a) => a.includes("tsx"))
+        ? [...process.execArgv, "--import", import.meta.resolve("tsx/esm")]
+        : undefined;
+    for (let i = 0; i < threads; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(this.url, { execArgv: this.execArgv });
+    const slot: Slot = { worker, ids: new Set() };
+    worker.on("message", (res: VerifyResult) => {
+      slot.ids.delete(res.id);
+      const p = this.pending.get(res.id);
+      if (!p) return;
+      this.pending.delete(res.id);
+      if (res.ok) p.resolve(res.ok);
+      else if (res.error.kind === "format") p.reject(new BlobFormatError(res.error.message));
+      else if (res.error.kind === "signature") p.reject(new SignatureError(res.error.message));
+      else p.reject(new Error(res.error.message));
+    });
+    const died = (reason: unknown) => {
+      const error = new Error(`a verification worker died (${String(reason)}); retry the upload`);
+      for (const id of slot.ids) {
+        this.pending.get(id)?.reject(error);
+        this.pending.delete(id);
+      }
+      slot.ids.clear();
+      const i = this.slots.indexOf(slot);
+      if (!this.closed && i >= 0) this.slots[i] = this.spawn();
+    };
+    worker.on("error", (error) => died(error.message));
+    worker.on("exit", (code) => died(`exit code ${code}`));
+    return slot;
+  }
+
+  verify(body: Uint8Array, timestamp: number, signature: string, expected?: string): Promise<VerifiedUpload> {
+    if (this.closed) return Promise.reject(new Error("the verifier is closed"));
+    const id = this.nextId++;
+    let slot = this.slots[0];
+    for (const s of this.slots) if (s.ids.size < slot.ids.size) slot = s;
+    slot.ids.add(id);
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const req: VerifyRequest = { id, body, timestamp, signature, expected };
+      slot.worker.postMessage(req);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    this.slots.length = 0;
+    for (const [, p] of this.pending) p.reject(new Error("the verifier is closed"));
+    this.pending.clear();
+  }
+}
