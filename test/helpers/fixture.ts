@@ -15,6 +15,7 @@
 import { network } from "hardhat";
 import {
   Wallet,
+  ZeroAddress,
   getBytes,
   hexlify,
   keccak256,
@@ -284,6 +285,9 @@ export const proofs = new ProofCache();
 
 // snarkjs keeps worker threads alive: end them once every test has run (a root-level hook).
 after(async function () {
+  if (proofs.computed + proofs.hits > 0) {
+    console.log(`    (Groth16: ${proofs.computed} proofs computed, ${proofs.hits} reused from the cache)`);
+  }
   await terminateProver();
 });
 
@@ -340,7 +344,8 @@ export async function parametersBlob(
   params: string | Uint8Array = DEFAULT_PARAMS,
 ): Promise<ParamsBlob> {
   const node = (await net.taskManager.getTask(commitment)).selectedNode;
-  const [x, y] = await net.registry.nodePublicKey(node);
+  // A queued task has no node yet: encrypt to BJJ_KEY so that the report still reaches the chain (and reverts).
+  const [x, y] = node === ZeroAddress ? BJJ_KEY : await net.registry.nodePublicKey(node);
   const nodeKey: PublicKey = [x, y];
   const message = packBytes(typeof params === "string" ? toUtf8Bytes(params) : params, PARAMS_CAPACITY);
   const { secret, nonce } = ephemeral(`params:${keyString(nodeKey)}:${paramsHash(message)}`);
