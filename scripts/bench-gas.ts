@@ -163,6 +163,7 @@ const relay = new InProcessRelay(chain, relayWallet);
 const prover = new ProofCache();
 const actorOptions = (label: string) => ({
   random: deterministicRandom32(`bench:${label}`),
+  ephemeralRandom: deterministicRandom32(`bench:${label}:ephemeral`),
   bjjKey: keyPairFromSeed(`vss-bench-bjj:${label}`),
   prover,
 });

@@ -170,6 +170,7 @@ const prover = new ProofCache();
 // are cryptographically random.
 const actorOptions = (label: string) => ({
   random: deterministicRandom32(`demo:${label}`),
+  ephemeralRandom: deterministicRandom32(`demo:${label}:ephemeral`),
   bjjKey: keyPairFromSeed(`vss-demo-bjj:${label}`),
   prover,
 });

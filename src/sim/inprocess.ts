@@ -20,7 +20,7 @@
  * Everything on the wire is real (DESIGN §4): blobs are Baby Jubjub ECDH + Poseidon ciphertexts (`src/crypto/blob.ts`),
  * their hash is the Poseidon sponge of their elements, and both Groth16 proofs are made with the circuits' built
  * artefacts (`build/zk/`, `npm run zk:build`) and checked on-chain. Ephemeral keys and nonces come from the actor's
- * `random` source (cryptographically random by default; the demo and the benchmark pass a deterministic one).
+ * `ephemeralRandom` source (cryptographically random by default; the demo and the benchmark pass deterministic ones).
  * Only execution is a stand-in: a deterministic function of the parameters ({@link executeTask}) that "renders" a
  * 64×64 procedural image (image tasks) or a short text (LLM tasks); its score is the image's pHash or the text hash.
  */
@@ -391,8 +391,10 @@ export function deterministicRandom32(label: string): () => Bytes32 {
 export interface ActorOptions {
   /** Default: a fresh random key pair. */
   bjjKey?: KeyPair;
-  /** Source of GUIDs, nonces and ephemeral keys. Default: 32 cryptographically random bytes. */
+  /** Source of GUIDs and nonces. Default: 32 cryptographically random bytes. */
   random?: () => Bytes32;
+  /** Source of the ephemeral keys and nonces of encryptions. Default: 32 cryptographically random bytes. */
+  ephemeralRandom?: () => Bytes32;
   /** Default: a cache of its own. Share one to reuse proofs of repeated inputs. */
   prover?: ProofCache;
 }
@@ -405,6 +407,7 @@ export class App {
   readonly tasks: AppTask[] = [];
   readonly bjjKey: KeyPair;
   private readonly random: () => Bytes32;
+  private readonly ephemeralRandom: () => Bytes32;
   private readonly prover: ProofCache;
 
   constructor(
@@ -417,6 +420,7 @@ export class App {
     chain.setName(wallet.address, name);
     this.bjjKey = options.bjjKey ?? generateKeyPair();
     this.random = options.random ?? secureRandom32;
+    this.ephemeralRandom = options.ephemeralRandom ?? secureRandom32;
     this.prover = options.prover ?? new ProofCache();
   }
 
@@ -518,7 +522,7 @@ export class App {
       task.selectedNode = node;
       const [x, y] = await this.chain.contracts.registry.nodePublicKey(node);
       const nodeKey: PublicKey = [x, y];
-      const sealed = sealBytes(task.params, PARAMS_CAPACITY, nodeKey, this.random);
+      const sealed = sealBytes(task.params, PARAMS_CAPACITY, nodeKey, this.ephemeralRandom);
       const hash = this.relay.upload(sealed.blob);
       task.paramsUpload = { ...sealed, nodeKey, blobHash: hash };
       hashes.push(hash);
@@ -665,9 +669,10 @@ export function cheatTask(taskType: TaskType, params: BytesLike): Execution {
 export class Node {
   private readonly jobs = new Map<string, Execution & { creator: string }>();
   readonly bjjKey: KeyPair;
-  private readonly random: () => Bytes32;
+  private readonly ephemeralRandom: () => Bytes32;
   private readonly prover: ProofCache;
 
+  /** `options.random` is not used by nodes (they draw no identities). */
   constructor(
     readonly chain: SimChain,
     readonly relay: InProcessRelay,
@@ -679,7 +684,7 @@ export class Node {
   ) {
     chain.setName(wallet.address, name);
     this.bjjKey = options.bjjKey ?? generateKeyPair();
-    this.random = options.random ?? secureRandom32;
+    this.ephemeralRandom = options.ephemeralRandom ?? secureRandom32;
     this.prover = options.prover ?? new ProofCache();
   }
 
@@ -733,7 +738,7 @@ export class Node {
     const job = this.job(commitment);
     const info = await this.chain.contracts.taskManager.getTask(commitment);
     const appKey: PublicKey = [info.appPublicKey[0], info.appPublicKey[1]];
-    const sealed = sealBytes(job.result, RESULT_CAPACITY, appKey, this.random);
+    const sealed = sealBytes(job.result, RESULT_CAPACITY, appKey, this.ephemeralRandom);
     const simHash = BigInt(hexlify(job.score));
     const input = resultAvailabilityInput(
       sealed.message,
