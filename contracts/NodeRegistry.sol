@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {ITaskManager} from "./interfaces/ITaskManager.sol";
+import {BabyJubjub} from "./libraries/BabyJubjub.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {PullPayments} from "./PullPayments.sol";
 
@@ -84,7 +85,9 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         Node storage node = _nodes[msg.sender];
         if (node.status != NodeStatus.Quit) revert NodeInvalidStatus(msg.sender, node.status);
         if (msg.value < _config.minimumStake) revert NodeStakeTooLow(msg.value, _config.minimumStake);
-        if (gpuVRAM == 0 || (publicKey[0] == 0 && publicKey[1] == 0)) revert NodeInvalidProfile(msg.sender);
+        if (gpuVRAM == 0 || !BabyJubjub.isValidPublicKey(publicKey[0], publicKey[1])) {
+            revert NodeInvalidProfile(msg.sender);
+        }
 
         bytes32 gpuID = keccak256(bytes(gpuName));
         node.gpuID = gpuID;
@@ -271,6 +274,11 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
                 scoreSum: info.scoreSum,
                 lastModelsHash: info.lastModelsHash
             });
+    }
+
+    /// @inheritdoc INodeRegistry
+    function nodePublicKey(address node) external view returns (uint256[2] memory) {
+        return _nodes[node].publicKey;
     }
 
     /// @inheritdoc INodeRegistry

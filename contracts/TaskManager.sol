@@ -6,6 +6,8 @@ import {ITaskManager} from "./interfaces/ITaskManager.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRelayRoots} from "./interfaces/IRelayRoots.sol";
 import {ISamplingVerifier} from "./interfaces/ISamplingVerifier.sol";
+import {IParamsConsistencyVerifier, IResultAvailabilityVerifier} from "./interfaces/IGroth16Verifiers.sol";
+import {BabyJubjub} from "./libraries/BabyJubjub.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {SimHash} from "./libraries/SimHash.sol";
 import {PullPayments} from "./PullPayments.sol";
@@ -74,6 +76,10 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     IRelayRoots public immutable RELAY_ROOTS;
     /// @notice The VRF verifier.
     ISamplingVerifier public immutable SAMPLING_VERIFIER;
+    /// @notice The Groth16 verifier of the ParamsConsistency circuit (group validation).
+    IParamsConsistencyVerifier public immutable PARAMS_VERIFIER;
+    /// @notice The Groth16 verifier of the ResultAvailability circuit (result upload).
+    IResultAvailabilityVerifier public immutable RESULT_VERIFIER;
 
     mapping(bytes32 taskIDCommitment => Task task) private _tasks;
     mapping(bytes32 nonce => bool used) private _nonceUsed;
@@ -91,18 +97,24 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// @param registry The node registry (wire it back with `NodeRegistry.setTaskManager`).
     /// @param relayRoots The relay roots registry.
     /// @param samplingVerifier The VRF verifier.
+    /// @param paramsVerifier The ParamsConsistency verifier (`contracts/verifiers/ParamsConsistencyVerifier.sol`).
+    /// @param resultVerifier The ResultAvailability verifier (`contracts/verifiers/ResultAvailabilityVerifier.sol`).
     /// @param initialConfig The parameters.
     constructor(
         address admin,
         INodeRegistry registry,
         IRelayRoots relayRoots,
         ISamplingVerifier samplingVerifier,
+        IParamsConsistencyVerifier paramsVerifier,
+        IResultAvailabilityVerifier resultVerifier,
         TaskConfig memory initialConfig
     ) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         REGISTRY = registry;
         RELAY_ROOTS = relayRoots;
         SAMPLING_VERIFIER = samplingVerifier;
+        PARAMS_VERIFIER = paramsVerifier;
+        RESULT_VERIFIER = resultVerifier;
         _setConfig(initialConfig);
     }
 
@@ -124,6 +136,9 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (id == bytes32(0)) revert TaskCommitmentZero();
         if (_tasks[id].creator != address(0)) revert TaskAlreadyExists(id);
         if (_nonceUsed[input.nonce]) revert TaskNonceUsed(input.nonce);
+        // The result circuit needs a key on the curve: without this check an application could make the result
+        // proof impossible, and the node would time out while the application got its fee back.
+        if (!BabyJubjub.isValidPublicKey(input.appPublicKey[0], input.appPublicKey[1])) revert TaskAppKeyInvalid(id);
 
         _nonceUsed[input.nonce] = true;
         Task storage task = _tasks[id];
@@ -242,13 +257,16 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         bytes32 taskIDCommitment2,
         bytes32 taskIDCommitment3,
         bytes32 taskGUID,
-        ISamplingVerifier.VRFProof calldata proof
+        ISamplingVerifier.VRFProof calldata proof,
+        Groth16Proof calldata paramsProof,
+        uint256 paramsHash
     ) external {
         bytes32[3] memory ids = [taskIDCommitment1, taskIDCommitment2, taskIDCommitment3];
         _checkGroup(ids, taskGUID);
         Task storage original = _tasks[ids[0]];
         uint256 number = _samplingNumber(ids[0], original, proof);
         if (number % _config.samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
+        _checkParamsProof(ids, paramsProof, paramsHash);
         _settleGroup(ids);
     }
 
@@ -261,7 +279,8 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         bytes32 taskIDCommitment,
         bytes32 resultHash,
         bytes32 root,
-        bytes32[] calldata proof
+        bytes32[] calldata proof,
+        Groth16Proof calldata resultProof
     ) external {
         Task storage task = _getTask(taskIDCommitment);
         _onlySelectedNode(taskIDCommitment, task);
@@ -270,6 +289,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (!RELAY_ROOTS.verifyBlob(resultHash, root, proof)) {
             revert TaskBlobNotInRoot(taskIDCommitment, resultHash, root);
         }
+        _checkResultProof(taskIDCommitment, task, resultHash, resultProof);
         task.resultHash = resultHash;
         emit TaskSuccess(taskIDCommitment, resultHash);
         if (group) {
@@ -437,6 +457,57 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             return uint256(task.validatedAt) + _config.resultUploadTimeout;
         }
         return 0;
+    }
+
+    // =============================================================================================================
+    // Internals: zero-knowledge proofs (DESIGN §4)
+    // =============================================================================================================
+
+    /// @dev The ParamsConsistency check of `validateTaskGroup` (see its NatSpec). Skipped when a member is
+    /// EndAborted: then no row invalidates anyone. Otherwise every member is ScoreReady or ErrorReported, so its
+    /// parameters were uploaded, and its node has been Busy since it was selected: it cannot have re-joined, so its
+    /// registered key is the one the parameters were encrypted to.
+    function _checkParamsProof(bytes32[3] memory ids, Groth16Proof calldata p, uint256 paramsHash) private view {
+        for (uint256 i = 0; i < 3; ++i) {
+            if (_tasks[ids[i]].status == TaskStatus.EndAborted) return;
+        }
+        uint256[10] memory signals;
+        for (uint256 i = 0; i < 3; ++i) {
+            Task storage member = _tasks[ids[i]];
+            uint256[2] memory key = REGISTRY.nodePublicKey(member.selectedNode);
+            signals[2 * i] = key[0];
+            signals[2 * i + 1] = key[1];
+            signals[6 + i] = uint256(member.paramsHash);
+        }
+        signals[9] = paramsHash;
+        if (!PARAMS_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskParamsProofInvalid(ids[0]);
+    }
+
+    /// @dev The ResultAvailability check of `reportTaskResultUploaded`: the sim hash is the stored score read as a
+    /// big-endian integer (32 bytes for text; exactly one 8-byte pHash for images, the only size the circuit hashes).
+    function _checkResultProof(
+        bytes32 taskIDCommitment,
+        Task storage task,
+        bytes32 resultHash,
+        Groth16Proof calldata p
+    ) private view {
+        bool isText = task.taskType == TaskType.LLM;
+        bytes memory score = task.score;
+        uint256 simHash;
+        if (isText) {
+            simHash = uint256(bytes32(score)); // 32 bytes: submitTaskScore checked the shape
+        } else {
+            if (score.length != SimHash.BLOCK_LENGTH) revert TaskResultProofInvalid(taskIDCommitment);
+            simHash = uint64(bytes8(score));
+        }
+        uint256[5] memory signals = [
+            isText ? 1 : 0,
+            task.appPublicKey[0],
+            task.appPublicKey[1],
+            uint256(resultHash),
+            simHash
+        ];
+        if (!RESULT_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskResultProofInvalid(taskIDCommitment);
     }
 
     function _samplingNumber(

@@ -8,13 +8,16 @@
  *     submitTaskScore, validateSingleTask, reportTaskResultUploaded, and the node's withdraw;
  *   - 5 validation groups (all three nodes honest, outcome AAA): 3 createTask, 3 reportTaskParametersUploaded,
  *     3 submitTaskScore, validateTaskGroup, reportTaskResultUploaded.
+ * With every proof real (DESIGN §4): validateTaskGroup verifies a ParamsConsistency Groth16 proof and
+ * reportTaskResultUploaded a ResultAvailability proof (15 proofs in all, several seconds each: the run takes minutes).
  * Each relay batch holds BATCH_SIZE blobs (the task's own plus deterministic "other traffic"), so every Merkle proof
  * has log2(BATCH_SIZE) siblings, as on a network with other applications, instead of the empty proof of a one-blob
  * batch. The relay's own postRoot is reported separately; it is paid once per batch by the relay.
  *
- * Reproducibility: keys, GUIDs, nonces, the prevrandao of every createTask and every block timestamp are fixed, so
- * two runs give identical numbers (the VRF's gas depends on the seed, dispatch on the seed and QoS ranking on the
- * timestamps). This makes the snapshot check exact up to contract changes:
+ * Reproducibility: keys, GUIDs, nonces, ephemeral keys, the prevrandao of every createTask and every block timestamp
+ * are fixed, so two runs give the same numbers (the VRF's gas depends on the seed, dispatch on the seed and QoS
+ * ranking on the timestamps). Groth16 proofs are randomised: their calldata, hence the gas of the two proof-carrying
+ * calls, can move by a few dozen gas between runs, far inside the tolerance. The snapshot check:
  *   GAS_SNAPSHOT=write  writes gas-snapshot.json (call → median gas) in the repository root (`npm run gas:snapshot`);
  *   GAS_SNAPSHOT=check  compares with it and exits non-zero listing every call off by more than TOLERANCE
  *                       (`npm run gas:check`). (`hardhat run` does not forward CLI arguments, hence the variable.)
@@ -26,12 +29,16 @@ import { network } from "hardhat";
 import { Wallet, keccak256, parseEther, toUtf8Bytes } from "ethers";
 import VSSNetwork from "../deploy/modules/VSSNetwork.js";
 import { modelId } from "../src/crypto/commitment.js";
+import { keyPairFromSeed } from "../src/crypto/babyjub.js";
+import { ProofCache, terminateProver } from "../src/zk/proofs.js";
 import {
   App,
+  DEFAULT_NODE_PROFILE,
   InProcessRelay,
   Node,
   SimChain,
   deterministicRandom32,
+  sealBytes,
   type AppTask,
   type SentTx,
   type TaskSpec,
@@ -153,14 +160,29 @@ const chain = await SimChain.create(
   },
 );
 const relay = new InProcessRelay(chain, relayWallet);
-const app = new App(chain, relay, await wallet("app"), "app", deterministicRandom32("bench:app"));
+const prover = new ProofCache();
+const actorOptions = (label: string) => ({
+  random: deterministicRandom32(`bench:${label}`),
+  ephemeralRandom: deterministicRandom32(`bench:${label}:ephemeral`),
+  bjjKey: keyPairFromSeed(`vss-bench-bjj:${label}`),
+  prover,
+});
+const app = new App(chain, relay, await wallet("app"), "app", actorOptions("app"));
 const nodes: Node[] = [];
-for (let i = 0; i < JOINING_NODES; ++i) nodes.push(new Node(chain, relay, await wallet(`node-${i}`), `node-${i}`));
+for (let i = 0; i < JOINING_NODES; ++i) {
+  const label = `node-${i}`;
+  nodes.push(new Node(chain, relay, await wallet(label), label, true, DEFAULT_NODE_PROFILE, actorOptions(label)));
+}
 
 let fillerCounter = 0;
-/** Deterministic blobs of other applications, so that the next batch holds BATCH_SIZE blobs. */
+const otherApp = keyPairFromSeed("vss-bench-bjj:other-traffic");
+const otherRandom = deterministicRandom32("bench:other-traffic");
+/** Deterministic (encrypted) blobs of other applications, so that the next batch holds BATCH_SIZE blobs. */
 function otherTraffic(ownBlobs: number): void {
-  for (let i = ownBlobs; i < BATCH_SIZE; ++i) relay.upload(toUtf8Bytes(`other traffic #${fillerCounter++}`));
+  for (let i = ownBlobs; i < BATCH_SIZE; ++i) {
+    const bytes = toUtf8Bytes(`other traffic #${fillerCounter++}`);
+    relay.upload(sealBytes(bytes, 4, otherApp.publicKey, otherRandom).blob);
+  }
 }
 
 function nodeAt(address: string | null): Node {
@@ -282,7 +304,8 @@ const line = (cells: string[]) =>
   cells.map((c, i) => (i === 0 || i === 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
 console.log(
   `Gas per call: median of ${RUNS} runs on Hardhat's in-process network; ${ACTIVE_NODES} nodes; SD tasks; ` +
-    `relay batches of ${BATCH_SIZE} blobs (Merkle proofs of ${Math.log2(BATCH_SIZE)} siblings); no ZK proofs yet.`,
+    `relay batches of ${BATCH_SIZE} blobs (Merkle proofs of ${Math.log2(BATCH_SIZE)} siblings); real Groth16 proofs ` +
+    `(ParamsConsistency in validateTaskGroup, ResultAvailability in reportTaskResultUploaded).`,
 );
 console.log(line(headers));
 console.log(widths.map((w) => "-".repeat(w)).join("  "));
@@ -333,4 +356,5 @@ if (mode === "write") {
   }
 }
 
+await terminateProver(); // snarkjs' worker threads would keep the process alive
 console.log(`lifecycle gas single=${singleTotal} group=${groupTotal}`);

@@ -6,15 +6,23 @@
  *   (a) alice's single task, not sampled: create → parameters → score → validateSingleTask → result → paid;
  *   (b) bob's sampled task and its two validation tasks, one of them on the dishonest node: validateTaskGroup
  *       validates the honest majority, refunds the second honest member and slashes the dishonest node.
+ * Everything on the wire is real: parameters are encrypted to each node's registered Baby Jubjub key and results to
+ * the application's, blobs are proven in relay roots, `validateTaskGroup` checks a ParamsConsistency proof and
+ * `reportTaskResultUploaded` a ResultAvailability proof (Groth16, made here; each takes several seconds).
  * Every contract event is printed as its transaction is mined, then tables of the tasks and the balances.
- * Deterministic: fixed keys, fixed prevrandao and deterministic GUIDs/nonces, so every run prints the same story.
+ * Deterministic: fixed keys, fixed prevrandao and deterministic GUIDs/nonces/ephemeral keys, so every run prints
+ * the same story (the Groth16 proofs themselves are randomised, so gas may differ by a few units).
  */
 import { network } from "hardhat";
 import { Wallet, formatEther, getBytes, hexlify, keccak256, parseEther, toUtf8Bytes, type Result } from "ethers";
 import VSSNetwork from "../deploy/modules/VSSNetwork.js";
 import { modelId } from "../src/crypto/commitment.js";
+import { keyPairFromSeed } from "../src/crypto/babyjub.js";
+import { imageScore } from "../src/crypto/phash.js";
+import { ProofCache, terminateProver } from "../src/zk/proofs.js";
 import {
   App,
+  DEFAULT_NODE_PROFILE,
   InProcessRelay,
   Node,
   SimChain,
@@ -157,9 +165,17 @@ note(`relay ${relayWallet.address} holds RELAY_ROLE; slashed stakes go to treasu
 note(`sampling: a task is validated as a group iff VRF output % ${chain.samplingDivisor} == 0`);
 
 const relay = new InProcessRelay(chain, relayWallet);
-// Deterministic GUIDs/nonces keep the demo reproducible; the App's default is 32 cryptographically random bytes.
-const alice = new App(chain, relay, await wallet("alice"), "alice", deterministicRandom32("demo:alice"));
-const bob = new App(chain, relay, await wallet("bob"), "bob", deterministicRandom32("demo:bob"));
+const prover = new ProofCache();
+// Deterministic GUIDs, nonces, ephemeral keys and Baby Jubjub keys keep the demo reproducible; the actors' defaults
+// are cryptographically random.
+const actorOptions = (label: string) => ({
+  random: deterministicRandom32(`demo:${label}`),
+  ephemeralRandom: deterministicRandom32(`demo:${label}:ephemeral`),
+  bjjKey: keyPairFromSeed(`vss-demo-bjj:${label}`),
+  prover,
+});
+const alice = new App(chain, relay, await wallet("alice"), "alice", actorOptions("alice"));
+const bob = new App(chain, relay, await wallet("bob"), "bob", actorOptions("bob"));
 const apps = [alice, bob];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -169,7 +185,8 @@ const apps = [alice, bob];
 section("2. Five nodes join with a 400 ETH stake each (node-5 is dishonest)");
 const nodes: Node[] = [];
 for (let i = 1; i <= 5; ++i) {
-  nodes.push(new Node(chain, relay, await wallet(`node-${i}`), `node-${i}`, i !== 5));
+  const label = `node-${i}`;
+  nodes.push(new Node(chain, relay, await wallet(label), label, i !== 5, DEFAULT_NODE_PROFILE, actorOptions(label)));
 }
 for (const node of nodes) await node.join(STAKE);
 
@@ -207,16 +224,33 @@ function describeSampling(app: App, task: AppTask): void {
 async function executeAndScore(node: Node, task: AppTask): Promise<void> {
   const { score } = await node.execute(task.commitment);
   note(
-    `${node.name} fetches ${taskLabel(task.commitment)}'s parameters from the relay and runs them${node.honest ? "" : " (cheating)"}: score ${hexlify(score)}`,
+    `${node.name} fetches ${taskLabel(task.commitment)}'s parameters from the relay, decrypts and runs them${node.honest ? "" : " (cheating: a made-up image)"}: pHash ${hexlify(score)}`,
   );
   await node.submitScore(task.commitment);
 }
 
+function seconds(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)} s`;
+}
+
+async function proveAndUploadResult(node: Node, task: AppTask, app: App): Promise<void> {
+  note(
+    `${node.name} encrypts the result to ${app.name}'s Baby Jubjub key, uploads it to the relay and proves ` +
+      `ResultAvailability (the blob is the result for ${app.name}, and its pHash is the score ${node.name} submitted)`,
+  );
+  const started = Date.now();
+  await node.uploadResult(task.commitment);
+  note(`(Groth16 proof made in ${seconds(started)}; ResultAvailabilityVerifier checked it in the transaction above)`);
+}
+
 async function fetchAndShow(app: App, task: AppTask): Promise<void> {
   const result = await app.fetchResult(task);
+  const score = hexlify((await chain.contracts.taskManager.getTask(task.commitment)).score);
   note(
-    `${app.name} downloads the result of ${taskLabel(task.commitment)} from the relay: "${new TextDecoder().decode(result)}"`,
+    `${app.name} downloads the result of ${taskLabel(task.commitment)} from the relay and decrypts it: a 64×64 image ` +
+      `(${result.length} bytes) whose pHash ${imageScore(result)} is the score on-chain (${score})`,
   );
+  if (imageScore(result) !== score) throw new Error("demo: the result does not hash to the score");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -237,12 +271,13 @@ await networkHelpers.setPrevRandao(PREVRANDAO_SINGLE);
 const single = await alice.createTask(specFor("a lighthouse at dawn, oil painting"), singleIdentity);
 describeSampling(alice, single);
 const singleNode = nodeAt(single.selectedNode);
-note(`${singleNode.name} was selected; alice seals the parameters to it and uploads them to the relay`);
+note(
+  `${singleNode.name} was selected; alice encrypts the parameters to its registered Baby Jubjub key and uploads them to the relay`,
+);
 await alice.uploadParameters(single);
 await executeAndScore(singleNode, single);
 await alice.validateSingle(single);
-note(`${singleNode.name} uploads the result (sealed to alice) and proves it is in a relay root`);
-await singleNode.uploadResult(single.commitment);
+await proveAndUploadResult(singleNode, single, alice);
 await fetchAndShow(alice, single);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -274,8 +309,13 @@ note(
 );
 await bob.uploadParameters(...group);
 for (const task of group) await executeAndScore(nodeAt(task.selectedNode), task);
-note("bob reveals the GUID and proves with his VRF that the original task was sampled");
+note(
+  "bob reveals the GUID, proves with his VRF that the original task was sampled, and proves ParamsConsistency: the " +
+    "three parameter blobs encrypt the same parameters to the three nodes' keys",
+);
+const validating = Date.now();
 await bob.validateGroup(original);
+note(`(Groth16 proof made in ${seconds(validating)}; ParamsConsistencyVerifier checked it in the transaction above)`);
 let groupValidated: AppTask | undefined;
 for (const task of group) {
   if ((await chain.contracts.taskManager.taskStatus(task.commitment)) === BigInt(TaskStatus.GroupValidated))
@@ -286,7 +326,7 @@ const winner = nodeAt(groupValidated.selectedNode);
 note(
   `${winner.name} holds the GroupValidated task ${taskLabel(groupValidated.commitment)} and uploads its result; the fee is split 10/5/2 by speed`,
 );
-await winner.uploadResult(groupValidated.commitment);
+await proveAndUploadResult(winner, groupValidated, bob);
 await fetchAndShow(bob, groupValidated);
 for (const node of pausing)
   await chain.send(node.name, "resume", () => chain.contracts.registry.connect(node.wallet).resume());
@@ -378,4 +418,5 @@ if (tmBalance !== tmOwed || regBalance !== regOwed) {
   console.error("demo: the money invariant does not hold");
   process.exitCode = 1;
 }
+await terminateProver(); // snarkjs' worker threads would keep the process alive
 console.log(`\ndemo finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);

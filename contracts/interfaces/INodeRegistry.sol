@@ -101,7 +101,7 @@ interface INodeRegistry is IPullPayments {
     error NodeStakeTooLow(uint256 sent, uint256 minimum);
     /// @notice The operation is not allowed in the node's current status.
     error NodeInvalidStatus(address node, NodeStatus current);
-    /// @notice A node must register a non-zero encryption key and VRAM.
+    /// @notice A node must register non-zero VRAM and a usable Baby Jubjub key (in the field, on the curve, x ≠ 0).
     error NodeInvalidProfile(address node);
     /// @notice The node already holds that model.
     error NodeModelAlreadyHeld(address node, bytes32 modelID);
@@ -114,7 +114,7 @@ interface INodeRegistry is IPullPayments {
     /// @param gpuName The GPU model name (its keccak256 is the GPU id used for matching).
     /// @param gpuVRAM VRAM in GB.
     /// @param version Node software version (major, minor, patch).
-    /// @param publicKey Baby Jubjub public key (x, y) for parameter encryption.
+    /// @param publicKey Baby Jubjub public key (x, y) for parameter encryption; must be on the curve with x ≠ 0.
     /// @param modelIDs keccak256 of each model held locally.
     function join(
         string calldata gpuName,
@@ -169,6 +169,11 @@ interface INodeRegistry is IPullPayments {
     /// @param node The node.
     /// @return The node's record.
     function getNode(address node) external view returns (NodeInfo memory);
+
+    /// @notice The Baby Jubjub key `node` registered at its last join (kept after it quits).
+    /// @param node The node.
+    /// @return The public key (x, y).
+    function nodePublicKey(address node) external view returns (uint256[2] memory);
 
     /// @notice The status of `node`.
     /// @param node The node.

@@ -22,7 +22,8 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @param requiredGPUVRAM VRAM (GB) of the required GPU model.
     /// @param taskVersion Task version (major, minor, patch).
     /// @param taskSize Size units of the task for pricing (e.g. images or tokens).
-    /// @param appPublicKey The application's Baby Jubjub public key (x, y) that the result is encrypted to.
+    /// @param appPublicKey The application's Baby Jubjub public key (x, y) that the result is encrypted to; must be
+    /// on the curve with x ≠ 0 (the result circuit requires it).
     struct TaskInput {
         TaskType taskType;
         bytes32 taskIDCommitment;
@@ -34,6 +35,17 @@ interface ITaskManager is ITaskTypes, IPullPayments {
         uint32[3] taskVersion;
         uint64 taskSize;
         uint256[2] appPublicKey;
+    }
+
+    /// @notice A Groth16 proof in the generated verifiers' argument order (`b` with its coordinates swapped, as
+    /// snarkjs exports it; see `src/zk/proofs.ts` `toSolidityProof`).
+    /// @param a The proof's A point.
+    /// @param b The proof's B point (G2).
+    /// @param c The proof's C point.
+    struct Groth16Proof {
+        uint256[2] a;
+        uint256[2][2] b;
+        uint256[2] c;
     }
 
     /// @notice A task as stored.
@@ -198,6 +210,14 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     error TaskCallerNotRegistry(address caller);
     /// @notice The parameters are unusable.
     error TaskConfigInvalid();
+    /// @notice The application's Baby Jubjub key is not usable (not in the field, not on the curve, or x = 0).
+    error TaskAppKeyInvalid(bytes32 taskIDCommitment);
+    /// @notice The ParamsConsistency proof does not verify for the group's node keys, the parameter blob hashes
+    /// recorded at upload and the given `paramsHash` (the group is named by its first commitment).
+    error TaskParamsProofInvalid(bytes32 taskIDCommitment);
+    /// @notice The ResultAvailability proof does not verify for the task's type, the application's key, the result
+    /// blob hash and the stored score; also raised for an image score that is not exactly one 8-byte pHash.
+    error TaskResultProofInvalid(bytes32 taskIDCommitment);
 
     // -------------------------------------------------------------------------------------------------------------
     // Application
@@ -241,14 +261,25 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @param taskIDCommitment1 The original task, whose sampling seed the VRF proof covers.
     /// @param taskIDCommitment2 A validation task.
     /// @param taskIDCommitment3 The other validation task.
+    /// @dev When no member is `EndAborted` (every member is ScoreReady or ErrorReported), `paramsProof` must be a
+    /// ParamsConsistency proof with public signals (the three selected nodes' registered keys, the three parameter
+    /// blob hashes recorded by `reportTaskParametersUploaded`, `paramsHash`), members in argument order: the three
+    /// nodes were sent the same parameters. Else `TaskParamsProofInvalid`. Those are exactly the groups whose outcome
+    /// can invalidate (slash) a member. With an aborted member nobody is slashed, and the proof is not checked: the
+    /// aborted member may never have had parameters uploaded, and its node, released, may have re-joined with
+    /// another key since. Any `paramsProof` (e.g. all zeros) will do then.
     /// @param taskGUID The group's GUID: every commitment must be keccak256(taskGUID, its nonce).
     /// @param proof The creator's VRF proof over the original task's sampling seed, saying "sampled".
+    /// @param paramsProof The ParamsConsistency proof (see above).
+    /// @param paramsHash Poseidon hash of the packed parameters, the proof's last public signal.
     function validateTaskGroup(
         bytes32 taskIDCommitment1,
         bytes32 taskIDCommitment2,
         bytes32 taskIDCommitment3,
         bytes32 taskGUID,
-        ISamplingVerifier.VRFProof calldata proof
+        ISamplingVerifier.VRFProof calldata proof,
+        Groth16Proof calldata paramsProof,
+        uint256 paramsHash
     ) external;
 
     /// @notice Ends a task whose stage deadline passed (anyone), or cancels a queued task (creator, any time).
@@ -264,15 +295,22 @@ interface ITaskManager is ITaskTypes, IPullPayments {
 
     /// @notice Reports that the encrypted result is on the relay: Validated → EndSuccess, GroupValidated →
     /// EndGroupSuccess; settles the fee. Selected node only.
+    /// @dev `resultProof` is a ResultAvailability proof with public signals (isText = task type is LLM, the task's
+    /// `appPublicKey`, `resultHash`, the stored score as a big-endian integer): the blob is the result, encrypted
+    /// to the application, and its sim hash is the score the node submitted. The circuit hashes exactly one 64×64
+    /// image, so an image task's score must be one 8-byte pHash; longer image scores (several images) cannot be
+    /// proven and revert `TaskResultProofInvalid` like a bad proof.
     /// @param taskIDCommitment The task.
     /// @param resultHash Blob hash of the encrypted result.
-    /// @param root A root posted to `RelayRoots`.
+    /// @param root A root posted to `RelayRoots` (and not revoked).
     /// @param proof Merkle proof of `resultHash` under `root`.
+    /// @param resultProof The ResultAvailability proof (see above).
     function reportTaskResultUploaded(
         bytes32 taskIDCommitment,
         bytes32 resultHash,
         bytes32 root,
-        bytes32[] calldata proof
+        bytes32[] calldata proof,
+        Groth16Proof calldata resultProof
     ) external;
 
     /// @notice Called by the registry when a node joins or resumes: hands it the best queued task it can serve.

@@ -11,6 +11,7 @@
  * Secp256k1 stays the account and VRF key; Baby Jubjub exists because it is cheap inside a circuit.
  */
 import { randomBytes } from "node:crypto";
+import { keccak256, toUtf8Bytes } from "ethers";
 import { Base8, inCurve, mulPointEscalar, subOrder } from "@zk-kit/baby-jubjub";
 
 /** An affine Baby Jubjub point `[x, y]`. */
@@ -51,6 +52,21 @@ export function publicKeyOf(secretScalar: bigint): PublicKey {
 /** A fresh random key pair. */
 export function generateKeyPair(): KeyPair {
   const secretKey = randomScalar();
+  return { secretKey, publicKey: publicKeyOf(secretKey) };
+}
+
+/**
+ * A DETERMINISTIC scalar in `[1, subOrder)` from a seed string: `keccak256(utf8(seed)) mod (subOrder − 1) + 1`.
+ * For reproducible tests, demos and benchmarks only (and for ephemeral keys derived from a secret seed); a real
+ * key must come from {@link randomScalar}.
+ */
+export function scalarFromSeed(seed: string): bigint {
+  return (BigInt(keccak256(toUtf8Bytes(seed))) % (subOrder - 1n)) + 1n;
+}
+
+/** The key pair whose secret is {@link scalarFromSeed}(seed): reproducible keys for tests and demos. */
+export function keyPairFromSeed(seed: string): KeyPair {
+  const secretKey = scalarFromSeed(seed);
   return { secretKey, publicKey: publicKeyOf(secretKey) };
 }
 

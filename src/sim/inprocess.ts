@@ -7,25 +7,24 @@
  *
  * - {@link SimChain}: the three contracts, a name book for addresses, one `send` path for every transaction (with
  *   optional hooks before and after it) and a decoder of receipt logs into named events.
- * - {@link InProcessRelay}: holds blobs by hash, batches the pending hashes, posts each batch's Merkle root with
- *   `RelayRoots.postRoot` from the relay wallet and answers with inclusion proofs (DESIGN §3).
- * - {@link App}: creates tasks (random GUID and nonce), runs its VRF over the sampling seed of `TaskCreated`, creates
- *   the two validation tasks when sampled, uploads parameters and reports them, validates single tasks and groups,
- *   and downloads results.
- * - {@link Node}: joins with a stake, executes deterministically (honest or dishonest), submits the score, uploads
- *   the result after validation and reports it, and withdraws.
+ * - {@link InProcessRelay}: holds encrypted blobs by their Poseidon blob hash, batches the pending hashes, posts each
+ *   batch's Merkle root with `RelayRoots.postRoot` from the relay wallet and answers with inclusion proofs (DESIGN §3).
+ * - {@link App}: creates tasks (random GUID and nonce) with its Baby Jubjub key as `appPublicKey`, runs its VRF over
+ *   the sampling seed of `TaskCreated`, creates the two validation tasks when sampled, encrypts the parameters to
+ *   each selected node's registered key, uploads and reports them, validates single tasks and groups (with the
+ *   ParamsConsistency proof), and downloads and decrypts results.
+ * - {@link Node}: joins with a stake and its Baby Jubjub key, decrypts the parameters and executes them
+ *   deterministically (honest or dishonest), submits the score, encrypts the result to the application, proves
+ *   ResultAvailability, uploads and reports it, and withdraws.
  *
- * Stand-ins until the encryption/ZK issues land (DESIGN §4):
- * - A blob is an unencrypted "envelope" `abi.encode(address recipient, bytes32 salt, bytes payload)`, and its hash
- *   is `keccak256(blob)`. The real blob is the Baby Jubjub/Poseidon ciphertext and its hash the Poseidon hash of its
- *   field elements; only {@link sealBlob}/{@link openBlob}/{@link blobHashOf} change then. The salt (the task
- *   commitment) keeps the three identical parameter blobs of a validation group distinct, as encryption to three
- *   different nodes will.
- * - Baby Jubjub keys are the non-zero placeholder {@link PLACEHOLDER_BJJ_KEY}.
- * - Execution is a deterministic function of the parameters ({@link executeTask}).
+ * Everything on the wire is real (DESIGN §4): blobs are Baby Jubjub ECDH + Poseidon ciphertexts (`src/crypto/blob.ts`),
+ * their hash is the Poseidon sponge of their elements, and both Groth16 proofs are made with the circuits' built
+ * artefacts (`build/zk/`, `npm run zk:build`) and checked on-chain. Ephemeral keys and nonces come from the actor's
+ * `ephemeralRandom` source (cryptographically random by default; the demo and the benchmark pass deterministic ones).
+ * Only execution is a stand-in: a deterministic function of the parameters ({@link executeTask}) that "renders" a
+ * 64×64 procedural image (image tasks) or a short text (LLM tasks); its score is the image's pHash or the text hash.
  */
 import {
-  AbiCoder,
   ZeroAddress,
   getAddress,
   getBytes,
@@ -55,6 +54,29 @@ import {
 import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
+import { generateKeyPair, scalarFromSeed, type KeyPair, type PublicKey } from "../crypto/babyjub.js";
+import {
+  PARAMS_CAPACITY,
+  RESULT_CAPACITY,
+  blobFromBytes,
+  blobHash,
+  blobToBytes,
+  decryptBytes,
+  encryptBlob,
+  packBytes,
+  toBytes32,
+  type Blob,
+} from "../crypto/blob.js";
+import { imageScore, textScore } from "../crypto/phash.js";
+import {
+  ProofCache,
+  ZERO_PROOF,
+  paramsConsistencyInput,
+  resultAvailabilityInput,
+  toProofStruct,
+  type Groth16ProofStruct,
+} from "../zk/proofs.js";
+import { scene } from "./images.js";
 import { TaskStatus, TaskType } from "../types.js";
 
 // =================================================================================================================
@@ -189,35 +211,31 @@ export function samplingSeedOf(prevrandao: bigint, commitment: Bytes32): Bytes32
 }
 
 // =================================================================================================================
-// Blobs (stand-in envelope, see the file comment)
+// Blobs and proofs
 // =================================================================================================================
 
-/** Placeholder Baby Jubjub public key (non-zero, as the contracts require) until the encryption issue lands. */
-export const PLACEHOLDER_BJJ_KEY: [bigint, bigint] = [1n, 2n];
-
-const abi = AbiCoder.defaultAbiCoder();
-
-/**
- * The blob hash the chain sees. Stand-in: `keccak256` of the blob bytes; the encrypted-blob issue replaces it with
- * the Poseidon hash of the blob's field elements (DESIGN §3–§4).
- */
-export function blobHashOf(blob: BytesLike): Bytes32 {
-  return keccak256(blob);
+/** The blob hash the chain sees: the Poseidon sponge of the blob's field elements, as `bytes32`. */
+export function blobHashOf(blob: Blob): Bytes32 {
+  return toBytes32(blobHash(blob));
 }
 
-/**
- * Packs `payload` for `recipient` (stand-in for encryption to the recipient's Baby Jubjub key). `salt` makes equal
- * payloads for different tasks produce different blobs.
- */
-export function sealBlob(recipient: string, salt: Bytes32, payload: BytesLike): Uint8Array {
-  return getBytes(abi.encode(["address", "bytes32", "bytes"], [recipient, salt, payload]));
+const TWO_128 = 1n << 128n;
+
+/** An ephemeral secret and a 128-bit nonce for one encryption, drawn from an actor's 32-byte random source. */
+export function ephemeralFrom(random: () => Bytes32): { secret: bigint; nonce: bigint } {
+  return { secret: scalarFromSeed(random()), nonce: BigInt(random()) % TWO_128 };
 }
 
-/** Opens a blob sealed to `recipient` (stand-in for decryption); throws when it is for someone else. */
-export function openBlob(recipient: string, blob: BytesLike): { salt: Bytes32; payload: Uint8Array } {
-  const [to, salt, payload] = abi.decode(["address", "bytes32", "bytes"], blob) as unknown as [string, string, string];
-  if (getAddress(to) !== getAddress(recipient)) throw new Error(`blob is sealed to ${to}, not ${recipient}`);
-  return { salt, payload: getBytes(payload) };
+/** `bytes` packed into `capacity` elements and encrypted to `recipient` with an ephemeral key from `random`. */
+export function sealBytes(
+  bytes: Uint8Array,
+  capacity: number,
+  recipient: PublicKey,
+  random: () => Bytes32,
+): { message: bigint[]; blob: Blob; ephemeralSecret: bigint } {
+  const message = packBytes(bytes, capacity);
+  const { secret, nonce } = ephemeralFrom(random);
+  return { message, blob: encryptBlob(message, recipient, secret, nonce), ephemeralSecret: secret };
 }
 
 // =================================================================================================================
@@ -232,9 +250,9 @@ export interface RelayBatch {
 }
 
 /**
- * The DA/relay, in process: stores blobs by hash, batches the pending hashes, and posts each batch's Merkle root with
- * `RelayRoots.postRoot` from the relay wallet (which holds `RELAY_ROLE`). Batches close when {@link flush} is called
- * (the HTTP relay closes them after B blobs or T ms).
+ * The DA/relay, in process: stores encrypted blobs (serialised, `blobToBytes`) by blob hash, batches the pending
+ * hashes, and posts each batch's Merkle root with `RelayRoots.postRoot` from the relay wallet (which holds
+ * `RELAY_ROLE`). Batches close when {@link flush} is called (the HTTP relay closes them after B blobs or T ms).
  */
 export class InProcessRelay {
   private readonly blobs = new Map<string, Uint8Array>();
@@ -249,10 +267,11 @@ export class InProcessRelay {
     chain.setName(wallet.address, name);
   }
 
-  /** Stores a blob and adds its hash to the open batch; returns the hash. */
-  upload(blob: BytesLike): Bytes32 {
-    const bytes = getBytes(blob);
-    const hash = blobHashOf(bytes);
+  /** Stores a blob (a `Blob` or its bytes, which must parse as one) and adds its hash to the open batch. */
+  upload(blob: Blob | BytesLike): Bytes32 {
+    const parsed = isBlob(blob) ? blob : blobFromBytes(getBytes(blob));
+    const bytes = blobToBytes(parsed);
+    const hash = blobHashOf(parsed);
     const key = hash.toLowerCase();
     if (!this.blobs.has(key)) {
       this.blobs.set(key, bytes);
@@ -261,11 +280,11 @@ export class InProcessRelay {
     return hash;
   }
 
-  /** Anyone may read a blob by hash (it is encrypted in the real relay). */
-  get(hash: Bytes32): Uint8Array {
-    const blob = this.blobs.get(hash.toLowerCase());
-    if (!blob) throw new Error(`relay: no blob ${hash}`);
-    return blob;
+  /** Anyone may read a blob by hash (only its recipient can decrypt it). */
+  get(hash: Bytes32): Blob {
+    const bytes = this.blobs.get(hash.toLowerCase());
+    if (!bytes) throw new Error(`relay: no blob ${hash}`);
+    return blobFromBytes(bytes);
   }
 
   /** Number of blobs waiting for the next batch. */
@@ -292,6 +311,10 @@ export class InProcessRelay {
     if (!inclusion) throw new Error(`relay: blob ${hash} is not in a posted batch yet`);
     return inclusion;
   }
+}
+
+function isBlob(value: Blob | BytesLike): value is Blob {
+  return typeof value === "object" && value !== null && "ciphertext" in value;
 }
 
 // =================================================================================================================
@@ -326,6 +349,15 @@ export interface SamplingOutcome {
   sampled: boolean;
 }
 
+/** The parameter blob an application sent for a task (kept for the group's ParamsConsistency proof). */
+export interface ParamsUpload {
+  message: bigint[];
+  nodeKey: PublicKey;
+  blob: Blob;
+  ephemeralSecret: bigint;
+  blobHash: Bytes32;
+}
+
 /** A task as its application tracks it. */
 export interface AppTask extends TaskIdentity {
   spec: TaskSpec;
@@ -340,6 +372,8 @@ export interface AppTask extends TaskIdentity {
   /** The node from `TaskStarted` (null while queued). */
   selectedNode: string | null;
   created: SentTx;
+  /** Set by `uploadParameters`. */
+  paramsUpload?: ParamsUpload;
 }
 
 /** The default source of GUIDs and nonces: 32 cryptographically random bytes. */
@@ -353,18 +387,41 @@ export function deterministicRandom32(label: string): () => Bytes32 {
   return () => keccak256(toUtf8Bytes(`${label}:${counter++}`));
 }
 
-/** An application: a wallet whose secret key is also its VRF key (DESIGN §1). */
+/** Options of an actor: its Baby Jubjub key pair, its random source and where its proofs come from. */
+export interface ActorOptions {
+  /** Default: a fresh random key pair. */
+  bjjKey?: KeyPair;
+  /** Source of GUIDs and nonces. Default: 32 cryptographically random bytes. */
+  random?: () => Bytes32;
+  /** Source of the ephemeral keys and nonces of encryptions. Default: 32 cryptographically random bytes. */
+  ephemeralRandom?: () => Bytes32;
+  /** Default: a cache of its own. Share one to reuse proofs of repeated inputs. */
+  prover?: ProofCache;
+}
+
+/**
+ * An application: a wallet whose secret key is also its VRF key (DESIGN §1), and a Baby Jubjub key pair that
+ * results are encrypted to.
+ */
 export class App {
   readonly tasks: AppTask[] = [];
+  readonly bjjKey: KeyPair;
+  private readonly random: () => Bytes32;
+  private readonly ephemeralRandom: () => Bytes32;
+  private readonly prover: ProofCache;
 
   constructor(
     readonly chain: SimChain,
     readonly relay: InProcessRelay,
     readonly wallet: Wallet,
     readonly name: string,
-    private readonly random: () => Bytes32 = secureRandom32,
+    options: ActorOptions = {},
   ) {
     chain.setName(wallet.address, name);
+    this.bjjKey = options.bjjKey ?? generateKeyPair();
+    this.random = options.random ?? secureRandom32;
+    this.ephemeralRandom = options.ephemeralRandom ?? secureRandom32;
+    this.prover = options.prover ?? new ProofCache();
   }
 
   get address(): string {
@@ -431,7 +488,7 @@ export class App {
       requiredGPUVRAM: spec.requiredGPUVRAM ?? 0,
       taskVersion: spec.version ?? [2, 0, 0],
       taskSize: spec.taskSize ?? 1,
-      appPublicKey: PLACEHOLDER_BJJ_KEY,
+      appPublicKey: this.bjjKey.publicKey,
     };
     const created = await this.chain.send(this.name, "createTask", () =>
       this.taskManager.createTask(input, { value: spec.fee }),
@@ -454,8 +511,8 @@ export class App {
   }
 
   /**
-   * Seals each task's parameters to its selected node, uploads them to the relay (one batch), and reports each
-   * upload with its Merkle proof: Started → ParametersUploaded.
+   * Encrypts each task's parameters to its selected node's registered Baby Jubjub key, uploads the blobs to the
+   * relay (one batch), and reports each upload with its Merkle proof: Started → ParametersUploaded.
    */
   async uploadParameters(...tasks: AppTask[]): Promise<SentTx[]> {
     const hashes: Bytes32[] = [];
@@ -463,7 +520,12 @@ export class App {
       const node = (await this.chain.contracts.taskManager.getTask(task.commitment)).selectedNode;
       if (node === ZeroAddress) throw new Error(`${this.name}: task ${task.commitment} has no node yet (queued)`);
       task.selectedNode = node;
-      hashes.push(this.relay.upload(sealBlob(node, task.commitment, task.params)));
+      const [x, y] = await this.chain.contracts.registry.nodePublicKey(node);
+      const nodeKey: PublicKey = [x, y];
+      const sealed = sealBytes(task.params, PARAMS_CAPACITY, nodeKey, this.ephemeralRandom);
+      const hash = this.relay.upload(sealed.blob);
+      task.paramsUpload = { ...sealed, nodeKey, blobHash: hash };
+      hashes.push(hash);
     }
     await this.relay.flush();
     const sent: SentTx[] = [];
@@ -485,10 +547,35 @@ export class App {
     );
   }
 
-  /** Validates a sampled task with its two validation tasks, revealing the GUID (outcome table of DESIGN §5). */
+  /**
+   * The ParamsConsistency proof that the three members' parameter blobs encrypt the same parameters to their three
+   * nodes, and its `paramsHash`; the zero proof when a member is EndAborted (the contract does not check it then).
+   */
+  async paramsProof(group: readonly [AppTask, AppTask, AppTask]): Promise<[Groth16ProofStruct, bigint]> {
+    const statuses = await Promise.all(group.map((t) => this.chain.contracts.taskManager.taskStatus(t.commitment)));
+    if (statuses.some((s) => s === BigInt(TaskStatus.EndAborted))) return [ZERO_PROOF, 0n];
+    const uploads = group.map((t) => {
+      if (!t.paramsUpload) throw new Error(`${this.name}: the parameters of ${t.commitment} were not uploaded`);
+      return t.paramsUpload;
+    });
+    const input = paramsConsistencyInput(
+      uploads[0].message,
+      uploads.map((u) => u.nodeKey) as [PublicKey, PublicKey, PublicKey],
+      uploads.map((u) => u.blob) as [Blob, Blob, Blob],
+      uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
+    );
+    const proof = await this.prover.prove("ParamsConsistency", input);
+    return [toProofStruct(proof.solidity), input.publicSignals[9]];
+  }
+
+  /**
+   * Validates a sampled task with its two validation tasks, revealing the GUID and proving that the three nodes
+   * were sent the same parameters (outcome table of DESIGN §5).
+   */
   async validateGroup(original: AppTask): Promise<SentTx> {
     const members = original.validationTasks;
     if (!members) throw new Error(`${this.name}: task ${original.commitment} has no validation tasks`);
+    const [proof, paramsHash] = await this.paramsProof([original, members[0], members[1]]);
     return this.chain.send(this.name, "validateTaskGroup", () =>
       this.taskManager.validateTaskGroup(
         original.commitment,
@@ -496,11 +583,13 @@ export class App {
         members[1].commitment,
         original.taskGUID,
         original.sampling.proof,
+        proof,
+        paramsHash,
       ),
     );
   }
 
-  /** Downloads and opens the result of a task that ended in EndSuccess / EndGroupSuccess. */
+  /** Downloads and decrypts the result of a task that ended in EndSuccess / EndGroupSuccess. */
   async fetchResult(task: AppTask): Promise<Uint8Array> {
     const info = await this.chain.contracts.taskManager.getTask(task.commitment);
     if (info.status !== BigInt(TaskStatus.EndSuccess) && info.status !== BigInt(TaskStatus.EndGroupSuccess)) {
@@ -508,7 +597,7 @@ export class App {
         `${this.name}: task ${task.commitment} has no result (status ${TaskStatus[Number(info.status)]})`,
       );
     }
-    return openBlob(this.address, this.relay.get(info.resultHash)).payload;
+    return decryptBytes(this.relay.get(info.resultHash), this.bjjKey.secretKey, RESULT_CAPACITY);
   }
 
   /** Withdraws refunded fees from the task manager; null when there is nothing to withdraw. */
@@ -529,7 +618,6 @@ export interface NodeProfile {
   version: [number, number, number];
   /** Names of the models held locally. */
   models: string[];
-  publicKey: [bigint, bigint];
 }
 
 export const DEFAULT_NODE_PROFILE: NodeProfile = {
@@ -537,38 +625,54 @@ export const DEFAULT_NODE_PROFILE: NodeProfile = {
   gpuVRAM: 24,
   version: [2, 5, 0],
   models: ["stabilityai/sdxl-turbo"],
-  publicKey: PLACEHOLDER_BJJ_KEY,
 };
 
-/** A task's output and its similarity hash. */
+/** A task's output and its similarity hash (the score the node submits). */
 export interface Execution {
+  /** 8 bytes (the image's pHash) for image tasks, 32 bytes (the text hash) for LLM tasks. */
   score: Uint8Array;
+  /** A 64×64 grayscale image (4,096 bytes) for image tasks, UTF-8 text for LLM tasks. */
   result: Uint8Array;
+  isText: boolean;
 }
 
 /**
- * Deterministic stand-in executor. Image tasks (SD, SD_FT): score = the first 8 bytes of `keccak256(params)` (one
- * 64-bit perceptual hash); text tasks (LLM): score = the 32 bytes of `keccak256(params)`. The result is a small
- * deterministic byte string derived from the parameters.
+ * Deterministic stand-in executor. Image tasks (SD, SD_FT): "renders" a 64×64 procedural scene seeded by
+ * `keccak256(params)`; the score is its pHash (`imageScore`). Text tasks (LLM): a short text derived from the
+ * parameters; the score is its text hash (`textScore`). Both are what the ResultAvailability circuit recomputes.
  */
 export function executeTask(taskType: TaskType, params: BytesLike): Execution {
-  const digest = getBytes(keccak256(params));
-  const score = taskType === TaskType.LLM ? digest : digest.slice(0, 8);
-  const kind = taskType === TaskType.LLM ? "text" : "image";
-  const result = toUtf8Bytes(`${kind} result of params ${hexlify(digest)}`);
-  return { score, result };
+  const digest = keccak256(params);
+  if (taskType === TaskType.LLM) {
+    const result = toUtf8Bytes(`text result of params ${digest}`);
+    return { score: getBytes(textScore(result)), result, isText: true };
+  }
+  const image = scene(Number(BigInt(digest) % 2_147_483_647n));
+  return { score: getBytes(imageScore(image)), result: image, isText: false };
 }
 
-/** A dishonest node's "execution": skips the work and returns the complement of the honest score (no match). */
+/**
+ * A dishonest node's "execution": skips the work and makes up a result, which it can still prove (its score is
+ * the made-up result's own hash). Images: the honest image's negative, whose pHash differs in nearly every bit.
+ */
 export function cheatTask(taskType: TaskType, params: BytesLike): Execution {
   const honest = executeTask(taskType, params);
-  return { score: honest.score.map((b) => b ^ 0xff), result: toUtf8Bytes("made-up result") };
+  if (honest.isText) {
+    const result = toUtf8Bytes("made-up result");
+    return { score: getBytes(textScore(result)), result, isText: true };
+  }
+  const image = honest.result.map((p) => 255 - p);
+  return { score: getBytes(imageScore(image)), result: image, isText: false };
 }
 
 /** A GPU node. `honest: false` makes it submit a score that disagrees with every honest node. */
 export class Node {
   private readonly jobs = new Map<string, Execution & { creator: string }>();
+  readonly bjjKey: KeyPair;
+  private readonly ephemeralRandom: () => Bytes32;
+  private readonly prover: ProofCache;
 
+  /** `options.random` is not used by nodes (they draw no identities). */
   constructor(
     readonly chain: SimChain,
     readonly relay: InProcessRelay,
@@ -576,8 +680,12 @@ export class Node {
     readonly name: string,
     readonly honest = true,
     readonly profile: NodeProfile = DEFAULT_NODE_PROFILE,
+    options: ActorOptions = {},
   ) {
     chain.setName(wallet.address, name);
+    this.bjjKey = options.bjjKey ?? generateKeyPair();
+    this.ephemeralRandom = options.ephemeralRandom ?? secureRandom32;
+    this.prover = options.prover ?? new ProofCache();
   }
 
   get address(): string {
@@ -592,22 +700,23 @@ export class Node {
     return this.chain.contracts.registry.connect(this.wallet);
   }
 
-  /** Joins with `stake`; the node becomes Available (and may take a queued task at once). */
+  /** Joins with `stake` and its Baby Jubjub key; the node becomes Available (and may take a queued task at once). */
   async join(stake: bigint): Promise<SentTx> {
     const p = this.profile;
+    const key = this.bjjKey.publicKey;
     return this.chain.send(this.name, "join", () =>
-      this.registry.join(p.gpuName, p.gpuVRAM, p.version, p.publicKey, p.models.map(modelId), { value: stake }),
+      this.registry.join(p.gpuName, p.gpuVRAM, p.version, key, p.models.map(modelId), { value: stake }),
     );
   }
 
-  /** Fetches the task's parameters from the relay and runs them (after `TaskParametersUploaded`). */
+  /** Fetches the task's parameters from the relay, decrypts and runs them (after `TaskParametersUploaded`). */
   async execute(commitment: Bytes32): Promise<Execution> {
     const info = await this.chain.contracts.taskManager.getTask(commitment);
     if (getAddress(info.selectedNode) !== this.address) throw new Error(`${this.name}: task ${commitment} is not mine`);
     if (info.status !== BigInt(TaskStatus.ParametersUploaded)) {
       throw new Error(`${this.name}: task ${commitment} is ${TaskStatus[Number(info.status)]}, not ParametersUploaded`);
     }
-    const { payload } = openBlob(this.address, this.relay.get(info.paramsHash));
+    const payload = decryptBytes(this.relay.get(info.paramsHash), this.bjjKey.secretKey, PARAMS_CAPACITY);
     const taskType = Number(info.taskType) as TaskType;
     const execution = this.honest ? executeTask(taskType, payload) : cheatTask(taskType, payload);
     this.jobs.set(commitment.toLowerCase(), { ...execution, creator: info.creator });
@@ -621,16 +730,30 @@ export class Node {
   }
 
   /**
-   * After `TaskValidated`: seals the result to the application, uploads it to the relay, and reports it with its
-   * Merkle proof: Validated → EndSuccess, GroupValidated → EndGroupSuccess (the fee is credited).
+   * After `TaskValidated`: encrypts the result to the task's `appPublicKey`, proves ResultAvailability (the blob is
+   * the result for the app, and its sim hash is the submitted score), uploads the blob to the relay, and reports it
+   * with its Merkle proof and the proof: Validated → EndSuccess, GroupValidated → EndGroupSuccess (fee credited).
    */
   async uploadResult(commitment: Bytes32): Promise<SentTx> {
     const job = this.job(commitment);
-    const hash = this.relay.upload(sealBlob(job.creator, commitment, job.result));
+    const info = await this.chain.contracts.taskManager.getTask(commitment);
+    const appKey: PublicKey = [info.appPublicKey[0], info.appPublicKey[1]];
+    const sealed = sealBytes(job.result, RESULT_CAPACITY, appKey, this.ephemeralRandom);
+    const simHash = BigInt(hexlify(job.score));
+    const input = resultAvailabilityInput(
+      sealed.message,
+      appKey,
+      sealed.blob,
+      sealed.ephemeralSecret,
+      job.isText,
+      simHash,
+    );
+    const resultProof = toProofStruct((await this.prover.prove("ResultAvailability", input)).solidity);
+    const hash = this.relay.upload(sealed.blob);
     await this.relay.flush();
     const { blobHash, root, proof } = this.relay.inclusion(hash);
     return this.chain.send(this.name, "reportTaskResultUploaded", () =>
-      this.taskManager.reportTaskResultUploaded(commitment, blobHash, root, proof),
+      this.taskManager.reportTaskResultUploaded(commitment, blobHash, root, proof, resultProof),
     );
   }
 

@@ -93,6 +93,31 @@ export interface SolidityProof {
   publicSignals: bigint[];
 }
 
+/** The `ITaskManager.Groth16Proof` struct: a proof's points without its public signals. */
+export interface Groth16ProofStruct {
+  a: [bigint, bigint];
+  b: [[bigint, bigint], [bigint, bigint]];
+  c: [bigint, bigint];
+}
+
+/** The struct `TaskManager` takes, from a proof's Solidity form. */
+export function toProofStruct(proof: SolidityProof): Groth16ProofStruct {
+  return { a: proof.a, b: proof.b, c: proof.c };
+}
+
+/**
+ * An all-zero proof, for calls whose proof is not checked (`validateTaskGroup` with an aborted member) or that
+ * revert before the check. The verifiers reject it.
+ */
+export const ZERO_PROOF: Groth16ProofStruct = Object.freeze({
+  a: [0n, 0n],
+  b: [
+    [0n, 0n],
+    [0n, 0n],
+  ],
+  c: [0n, 0n],
+}) as Groth16ProofStruct;
+
 /** A proof as snarkjs returns it, with its Solidity form. */
 export interface Groth16Result {
   proof: snarkjs.Groth16Proof;
@@ -109,6 +134,36 @@ export async function prove(name: CircuitName, input: CircuitInput, root?: strin
     files.zkey,
   );
   return { proof, publicSignals, solidity: toSolidityProof(proof, publicSignals) };
+}
+
+/**
+ * Memoised {@link prove}: a proof per (circuit, JSON of the circuit input). Groth16 proofs are randomised, but any
+ * valid proof of an input will do, so callers whose inputs repeat (deterministic keys, nonces and messages in tests
+ * and benchmarks) pay for each distinct input once. In memory only.
+ */
+export class ProofCache {
+  private readonly proofs = new Map<string, Promise<Groth16Result>>();
+  /** Proofs actually computed (cache misses). */
+  computed = 0;
+  /** Calls answered from the cache. */
+  hits = 0;
+
+  constructor(private readonly root?: string) {}
+
+  /** The proof of `input`, computed at most once. */
+  prove(name: CircuitName, input: CircuitInput): Promise<Groth16Result> {
+    const key = `${name}:${JSON.stringify(input.input, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}`;
+    const cached = this.proofs.get(key);
+    if (cached) {
+      this.hits += 1;
+      return cached;
+    }
+    this.computed += 1;
+    const proof = prove(name, input, this.root);
+    this.proofs.set(key, proof);
+    proof.catch(() => this.proofs.delete(key));
+    return proof;
+  }
 }
 
 /** Checks a proof off-chain against the circuit's verification key. */

@@ -10,6 +10,7 @@ import {
   createTask,
   ethers,
   networkHelpers,
+  paramsProof,
   samplingProof,
   selectedNode,
   uploadParameters,
@@ -157,12 +158,21 @@ export async function playMember(
   }
 }
 
-/** `validateTaskGroup` for `group` in argument order (original first), sent by its creator. */
-export function validateGroup(net: Network, app: Wallet, group: Group, order: [number, number, number] = [0, 1, 2]) {
+/**
+ * `validateTaskGroup` for `group` in argument order (original first), sent by its creator, with the real
+ * ParamsConsistency proof when the contract checks one (see `paramsProof`).
+ */
+export async function validateGroup(
+  net: Network,
+  app: Wallet,
+  group: Group,
+  order: [number, number, number] = [0, 1, 2],
+): Promise<ContractTransactionResponse> {
   const [a, b, c] = order.map((i) => group.commitments[i]);
+  const [proof, hash] = await paramsProof(net, [a, b, c]);
   return net.taskManager
     .connect(app)
-    .validateTaskGroup(a, b, c, group.taskGUID, samplingProof(app, group.tasks[0].seed));
+    .validateTaskGroup(a, b, c, group.taskGUID, samplingProof(app, group.tasks[0].seed), proof, hash);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -273,7 +283,12 @@ export async function captureState(net: Network, scope: SnapshotScope = {}): Pro
       })),
     ),
     nonces: await Promise.all((scope.nonces ?? []).map((n) => tm.isNonceUsed(n))),
-    roots: await Promise.all((scope.roots ?? []).map((r) => net.relayRoots.rootPostedAt(r))),
+    roots: await Promise.all(
+      (scope.roots ?? []).map(async (r) => ({
+        postedAt: await net.relayRoots.rootPostedAt(r),
+        revokedAt: await net.relayRoots.rootRevokedAt(r),
+      })),
+    ),
   };
   return plain(state);
 }

@@ -1,25 +1,72 @@
 /**
  * The one test fixture: deploys the network through the Ignition module, funds deterministic application and node
  * wallets (applications need their secret key for the VRF), and offers small helpers for each lifecycle step.
+ *
+ * Everything is real: VRF proofs, relay roots and Merkle proofs, Baby Jubjub keys (nodes and applications have
+ * deterministic key pairs derived from their labels), encrypted parameter and result blobs, and the Groth16 proofs
+ * of both circuits (DESIGN §4). Proofs take seconds, so:
+ * - ephemeral keys and nonces are derived deterministically from what is encrypted and to whom, so the same
+ *   parameters sent to the same node (or the same result sent to the same application) give the same blob and the
+ *   same circuit input in every test;
+ * - proofs are memoised by circuit input ({@link proofs}, a `ProofCache`): each distinct input is proven once per run;
+ * - image scores are the pHashes of fixed procedural images (`SCORE_A` …), so the result behind a score is known
+ *   ({@link resultFor}).
  */
 import { network } from "hardhat";
-import { Wallet, keccak256, parseEther, toUtf8Bytes, type ContractTransactionResponse, type Signer } from "ethers";
+import {
+  Wallet,
+  ZeroAddress,
+  getBytes,
+  hexlify,
+  keccak256,
+  parseEther,
+  toUtf8Bytes,
+  type ContractTransactionResponse,
+  type Signer,
+} from "ethers";
 import VSSNetwork from "../../deploy/modules/VSSNetwork.js";
 import {
   NodeRegistry__factory,
+  ParamsConsistencyVerifier__factory,
   RelayRoots__factory,
+  ResultAvailabilityVerifier__factory,
   SamplingVerifier__factory,
   TaskManager__factory,
   type NodeRegistry,
+  type ParamsConsistencyVerifier,
   type RelayRoots,
+  type ResultAvailabilityVerifier,
   type SamplingVerifier,
   type TaskManager,
 } from "../../typechain-types/index.js";
 import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../../src/crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../../src/crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, verifyVRF } from "../../src/crypto/vrf.js";
+import { keyPairFromSeed, scalarFromSeed, type KeyPair, type PublicKey } from "../../src/crypto/babyjub.js";
+import {
+  PARAMS_CAPACITY,
+  RESULT_CAPACITY,
+  encryptBlob,
+  packBytes,
+  paramsHash,
+  toBytes32,
+  blobHash as poseidonBlobHash,
+  type Blob,
+} from "../../src/crypto/blob.js";
+import { imageScore, textScore } from "../../src/crypto/phash.js";
+import { scoresMatch } from "../../src/crypto/simhash.js";
+import {
+  ProofCache,
+  ZERO_PROOF,
+  paramsConsistencyInput,
+  resultAvailabilityInput,
+  terminateProver,
+  toProofStruct,
+  type Groth16ProofStruct,
+} from "../../src/zk/proofs.js";
+import { scene, withNoise } from "../../src/sim/images.js";
 import { DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
-import { TaskType } from "../../src/types.js";
+import { TaskStatus, TaskType } from "../../src/types.js";
 
 export const connection = await network.getOrCreate();
 export const { ethers, networkHelpers } = connection;
@@ -29,12 +76,31 @@ export const MODEL_SDXL = modelId("stabilityai/sdxl-turbo");
 export const MODEL_LLAMA = modelId("meta-llama/Llama-3.2-1B");
 export const STAKE = parseEther("400");
 export const FEE = parseEther("1");
-/** A valid (non-zero) Baby Jubjub key placeholder for nodes and apps; the encryption arrives with the ZK issue. */
-export const BJJ_KEY: [bigint, bigint] = [1n, 2n];
+// ---------------------------------------------------------------------------------------------------------------
+// Baby Jubjub keys
+// ---------------------------------------------------------------------------------------------------------------
 
-/** A deterministic funded wallet (tests need secret keys for the VRF). */
+/** The deterministic Baby Jubjub key pair of a test label (secret = keccak256(label) mod subgroup order). */
+export function bjjKeyPair(label: string): KeyPair {
+  return keyPairFromSeed(`vss-test-bjj:${label}`);
+}
+
+/** A valid Baby Jubjub public key for callers without their own (contract-implemented actors, `taskInput`). */
+export const BJJ_KEY: PublicKey = bjjKeyPair("shared").publicKey;
+
+const bjjKeys = new Map<string, KeyPair>();
+
+/** The Baby Jubjub key pair of a fixture wallet (apps and nodes), by address. */
+export function bjjKeyOf(address: string): KeyPair {
+  const key = bjjKeys.get(address.toLowerCase());
+  if (!key) throw new Error(`fixture: ${address} has no Baby Jubjub key`);
+  return key;
+}
+
+/** A deterministic funded wallet (tests need secret keys for the VRF), with its Baby Jubjub key pair. */
 async function fundedWallet(label: string): Promise<Wallet> {
   const wallet = new Wallet(keccak256(toUtf8Bytes(`vss-test:${label}`)), ethers.provider);
+  bjjKeys.set(wallet.address.toLowerCase(), bjjKeyPair(label));
   await networkHelpers.setBalance(wallet.address, parseEther("100000"));
   return wallet;
 }
@@ -44,6 +110,8 @@ export interface Network {
   registry: NodeRegistry;
   relayRoots: RelayRoots;
   samplingVerifier: SamplingVerifier;
+  paramsVerifier: ParamsConsistencyVerifier;
+  resultVerifier: ResultAvailabilityVerifier;
   admin: Signer;
   relay: Wallet;
   treasury: Wallet;
@@ -67,6 +135,8 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
     registry: NodeRegistry__factory.connect(await deployed.nodeRegistry.getAddress(), admin),
     relayRoots: RelayRoots__factory.connect(await deployed.relayRoots.getAddress(), admin),
     samplingVerifier: SamplingVerifier__factory.connect(await deployed.samplingVerifier.getAddress(), admin),
+    paramsVerifier: ParamsConsistencyVerifier__factory.connect(await deployed.paramsVerifier.getAddress(), admin),
+    resultVerifier: ResultAvailabilityVerifier__factory.connect(await deployed.resultVerifier.getAddress(), admin),
     admin,
     relay,
     treasury,
@@ -82,9 +152,11 @@ export interface JoinOptions {
   version?: [number, number, number];
   models?: Bytes32[];
   stake?: bigint;
+  /** Default: the node's own Baby Jubjub key ({@link bjjKeyOf}). */
+  publicKey?: PublicKey;
 }
 
-/** Joins `node` with sensible defaults (RTX 4090, 24 GB, v2.5.0, SDXL held locally). */
+/** Joins `node` with sensible defaults (RTX 4090, 24 GB, v2.5.0, SDXL held locally, its own Baby Jubjub key). */
 export async function joinNode(
   net: Network,
   node: Wallet,
@@ -96,7 +168,7 @@ export async function joinNode(
       options.gpuName ?? GPU_4090,
       options.vram ?? 24,
       options.version ?? [2, 5, 0],
-      BJJ_KEY,
+      options.publicKey ?? bjjKeyOf(node.address).publicKey,
       options.models ?? [MODEL_SDXL],
       { value: options.stake ?? STAKE },
     );
@@ -111,6 +183,8 @@ export interface TaskOptions {
   requiredGPUVRAM?: number;
   version?: [number, number, number];
   taskSize?: number;
+  /** The key the result is encrypted to. `createTask`: the app's own key; `taskInput`: {@link BJJ_KEY}. */
+  appPublicKey?: PublicKey;
 }
 
 /** The `TaskInput` struct for a commitment and nonce. */
@@ -125,7 +199,7 @@ export function taskInput(commitment: Bytes32, nonce: Bytes32, options: TaskOpti
     requiredGPUVRAM: options.requiredGPUVRAM ?? 0,
     taskVersion: options.version ?? [2, 0, 0],
     taskSize: options.taskSize ?? 1,
-    appPublicKey: BJJ_KEY,
+    appPublicKey: options.appPublicKey ?? BJJ_KEY,
   };
 }
 
@@ -138,6 +212,16 @@ export interface CreatedTask {
 
 let prevrandaoCounter = 1n;
 let nonceCounter = 0n;
+
+/**
+ * Restarts the prevrandao and nonce sequences of {@link createTask}. Only right after `loadFixture` of a fixture
+ * without tasks: the tasks of the test are then the same in every test that does the same, so their groups land on
+ * the same nodes and their proofs are computed once (see {@link proofs}).
+ */
+export function resetTaskSequences(): void {
+  prevrandaoCounter = 1n;
+  nonceCounter = 0n;
+}
 
 /**
  * Creates a task whose VRF outcome is chosen in advance: it fixes the next block's prevrandao, then searches nonces
@@ -161,9 +245,8 @@ export async function createTask(
     if (isSampled(verifyVRF(proveVRF(app.privateKey, seed))) === options.sampled) break;
   }
   await networkHelpers.setPrevRandao(prevrandao);
-  await (
-    await net.taskManager.connect(app).createTask(taskInput(commitment, nonce, options), { value: options.fee ?? FEE })
-  ).wait();
+  const input = taskInput(commitment, nonce, { appPublicKey: bjjKeyOf(app.address).publicKey, ...options });
+  await (await net.taskManager.connect(app).createTask(input, { value: options.fee ?? FEE })).wait();
   const stored = await net.taskManager.getTask(commitment);
   if (stored.samplingSeed !== seed) throw new Error("fixture: prevrandao was not applied to the creating block");
   return { commitment, taskGUID, nonce, seed };
@@ -174,37 +257,246 @@ export function samplingProof(app: Wallet, seed: Bytes32) {
   return toSolidityProof(proveVRF(app.privateKey, seed));
 }
 
-/** Posts one relay batch with `blobHashes` and returns the inclusion of each. */
-export async function publishBlobs(net: Network, blobHashes: Bytes32[]): Promise<BlobInclusion[]> {
-  const batch = new BlobBatch(blobHashes);
-  await (await net.relayRoots.connect(net.relay).postRoot(batch.root, batch.size)).wait();
-  return blobHashes.map((h) => batch.inclusion(h));
-}
-
 let blobCounter = 0;
-/** A fresh blob hash (stand-in content hash for parameter and result blobs). */
+/** A fresh made-up blob hash (keccak256 of a label, not a Poseidon blob hash), for tests that never prove it. */
 export function blobHash(label = "blob"): Bytes32 {
   return keccak256(toUtf8Bytes(`${label}-${blobCounter++}`));
 }
 
-/** Started → ParametersUploaded, with a real relay root and Merkle proof. */
-export async function uploadParameters(net: Network, app: Wallet, commitment: Bytes32): Promise<Bytes32> {
-  const [inclusion] = await publishBlobs(net, [blobHash("params")]);
+/**
+ * Posts one relay batch with `blobHashes` and returns the inclusion of each. Deterministic blobs repeat across
+ * tasks; when a batch's root was already posted, a made-up filler blob is added so that the root is new.
+ */
+export async function publishBlobs(net: Network, blobHashes: Bytes32[]): Promise<BlobInclusion[]> {
+  let batch = new BlobBatch(blobHashes);
+  while ((await net.relayRoots.rootPostedAt(batch.root)) !== 0n) {
+    batch = new BlobBatch([...blobHashes, blobHash("filler")]);
+  }
+  await (await net.relayRoots.connect(net.relay).postRoot(batch.root, batch.size)).wait();
+  return blobHashes.map((h) => batch.inclusion(h));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Proofs
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Every Groth16 proof of the test run, memoised by circuit input. */
+export const proofs = new ProofCache();
+
+// snarkjs keeps worker threads alive: end them once every test has run (a root-level hook).
+after(async function () {
+  if (proofs.computed + proofs.hits > 0) {
+    console.log(`    (Groth16: ${proofs.computed} proofs computed, ${proofs.hits} reused from the cache)`);
+  }
+  await terminateProver();
+});
+
+/** An all-zero proof: for calls that revert before their proof is checked (the verifiers reject it). */
+export const NO_PROOF: Groth16ProofStruct = ZERO_PROOF;
+/** `validateTaskGroup`'s last two arguments when the proof is not checked (or the call reverts before). */
+export const NO_PARAMS_PROOF: [Groth16ProofStruct, bigint] = [ZERO_PROOF, 0n];
+
+const TWO_128 = 1n << 128n;
+
+/** A deterministic ephemeral secret and nonce for an encryption, from a description of what and to whom. */
+function ephemeral(what: string): { secret: bigint; nonce: bigint } {
+  return {
+    secret: scalarFromSeed(`vss-test-ephemeral:${what}`),
+    nonce: BigInt(keccak256(toUtf8Bytes(`vss-test-nonce:${what}`))) % TWO_128,
+  };
+}
+
+const keyString = (key: readonly bigint[]) => key.map(String).join(",");
+
+// ---------------------------------------------------------------------------------------------------------------
+// Parameters
+// ---------------------------------------------------------------------------------------------------------------
+
+/** The SD parameters every task sends unless a test says otherwise. */
+export const DEFAULT_PARAMS = JSON.stringify({
+  version: "2.0.0",
+  base_model: { name: "stabilityai/sdxl-turbo" },
+  prompt: "a red fox in the snow, photorealistic",
+  task_config: { num_images: 1, steps: 1, cfg: 0 },
+});
+
+/** An encrypted parameter blob and what proving things about it needs. */
+export interface ParamsBlob {
+  message: bigint[];
+  nodeKey: PublicKey;
+  blob: Blob;
+  ephemeralSecret: bigint;
+  blobHash: Bytes32;
+}
+
+const paramsBlobs = new Map<string, ParamsBlob>();
+async function taskKey(net: Network, commitment: Bytes32): Promise<string> {
+  return `${(await net.taskManager.getAddress()).toLowerCase()}:${commitment.toLowerCase()}`;
+}
+
+/**
+ * `params` encrypted to the registered key of the task's selected node (the ephemeral key and nonce derive from
+ * the node key and the parameters, so the blob is the same whenever they are).
+ */
+export async function parametersBlob(
+  net: Network,
+  commitment: Bytes32,
+  params: string | Uint8Array = DEFAULT_PARAMS,
+): Promise<ParamsBlob> {
+  const node = (await net.taskManager.getTask(commitment)).selectedNode;
+  // A queued task has no node yet: encrypt to BJJ_KEY so that the report still reaches the chain (and reverts).
+  const [x, y] = node === ZeroAddress ? BJJ_KEY : await net.registry.nodePublicKey(node);
+  const nodeKey: PublicKey = [x, y];
+  const message = packBytes(typeof params === "string" ? toUtf8Bytes(params) : params, PARAMS_CAPACITY);
+  const { secret, nonce } = ephemeral(`params:${keyString(nodeKey)}:${paramsHash(message)}`);
+  const blob = encryptBlob(message, nodeKey, secret, nonce);
+  return { message, nodeKey, blob, ephemeralSecret: secret, blobHash: toBytes32(poseidonBlobHash(blob)) };
+}
+
+/**
+ * Started → ParametersUploaded: encrypts `params` to the selected node, posts the blob hash in a relay batch and
+ * reports it with its Merkle proof. Remembers the blob for {@link paramsProof}.
+ */
+export async function uploadParameters(
+  net: Network,
+  app: Wallet,
+  commitment: Bytes32,
+  params: string | Uint8Array = DEFAULT_PARAMS,
+): Promise<Bytes32> {
+  const upload = await parametersBlob(net, commitment, params);
+  const [inclusion] = await publishBlobs(net, [upload.blobHash]);
   await (
     await net.taskManager
       .connect(app)
       .reportTaskParametersUploaded(commitment, inclusion.blobHash, inclusion.root, inclusion.proof)
   ).wait();
+  paramsBlobs.set(await taskKey(net, commitment), upload);
   return inclusion.blobHash;
 }
 
-/** Validated/GroupValidated → EndSuccess/EndGroupSuccess, with a real relay root and Merkle proof. */
+/** The parameter blob {@link uploadParameters} reported for a task. */
+export async function uploadedParameters(net: Network, commitment: Bytes32): Promise<ParamsBlob> {
+  const upload = paramsBlobs.get(await taskKey(net, commitment));
+  const onChain = (await net.taskManager.getTask(commitment)).paramsHash;
+  if (!upload || upload.blobHash !== onChain) {
+    throw new Error(`fixture: the parameters of ${commitment} were not uploaded by uploadParameters`);
+  }
+  return upload;
+}
+
+/** The ParamsConsistency proof of three parameter blobs (members in this order) and its `paramsHash`. */
+export async function proveParams(
+  uploads: readonly [ParamsBlob, ParamsBlob, ParamsBlob],
+): Promise<[Groth16ProofStruct, bigint]> {
+  const message = uploads[0].message;
+  for (const u of uploads) {
+    if (u.message.length !== message.length || u.message.some((m, i) => m !== message[i])) {
+      throw new Error("fixture: the three blobs do not hold the same parameters: no ParamsConsistency proof exists");
+    }
+  }
+  const input = paramsConsistencyInput(
+    message,
+    uploads.map((u) => u.nodeKey) as [PublicKey, PublicKey, PublicKey],
+    uploads.map((u) => u.blob) as [Blob, Blob, Blob],
+    uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
+  );
+  const proof = await proofs.prove("ParamsConsistency", input);
+  return [toProofStruct(proof.solidity), input.publicSignals[9]];
+}
+
+/**
+ * `validateTaskGroup`'s `paramsProof` and `paramsHash` for the members in argument order: a real proof over the
+ * uploaded blobs when the contract checks it (no member EndAborted), else {@link NO_PARAMS_PROOF}.
+ */
+export async function paramsProof(
+  net: Network,
+  ids: readonly [Bytes32, Bytes32, Bytes32],
+): Promise<[Groth16ProofStruct, bigint]> {
+  const statuses = await Promise.all(ids.map((c) => net.taskManager.taskStatus(c)));
+  if (statuses.some((s) => s === BigInt(TaskStatus.EndAborted))) return NO_PARAMS_PROOF;
+  const uploads = await Promise.all(ids.map((c) => uploadedParameters(net, c)));
+  return proveParams(uploads as [ParamsBlob, ParamsBlob, ParamsBlob]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Results
+// ---------------------------------------------------------------------------------------------------------------
+
+/** What a node produced: a 64×64 grayscale image (image tasks) or a text (LLM tasks). */
+export interface TaskResult {
+  isText: boolean;
+  bytes: Uint8Array;
+}
+
+const resultsByScore = new Map<string, TaskResult>();
+
+/** Makes `score` known as the score of `result` (so that {@link uploadResult} can prove it); returns the score. */
+export function registerResult(result: TaskResult): string {
+  const score = result.isText ? textScore(result.bytes) : imageScore(result.bytes);
+  resultsByScore.set(score.toLowerCase(), result);
+  return score;
+}
+
+/** The result whose score is `score` (one registered with {@link registerResult}). */
+export function resultFor(score: string): TaskResult {
+  const result = resultsByScore.get(hexlify(getBytes(score)).toLowerCase());
+  if (!result) throw new Error(`fixture: no known result has score ${score}`);
+  return result;
+}
+
+/** An encrypted result blob with its ResultAvailability proof. */
+export interface ResultBlob {
+  message: bigint[];
+  appKey: PublicKey;
+  blob: Blob;
+  ephemeralSecret: bigint;
+  blobHash: Bytes32;
+  isText: boolean;
+  simHash: bigint;
+  proof: Groth16ProofStruct;
+  publicSignals: bigint[];
+}
+
+/**
+ * The result behind the task's stored score, encrypted to the task's `appPublicKey`, and its ResultAvailability
+ * proof. `result` overrides what is encrypted (the proof must then exist: the sim hash is still the stored score).
+ */
+export async function resultBlob(net: Network, commitment: Bytes32, result?: TaskResult): Promise<ResultBlob> {
+  const task = await net.taskManager.getTask(commitment);
+  const score = hexlify(task.score);
+  const isText = Number(task.taskType) === TaskType.LLM;
+  const content = result ?? resultFor(score);
+  const appKey: PublicKey = [task.appPublicKey[0], task.appPublicKey[1]];
+  const message = packBytes(content.bytes, RESULT_CAPACITY);
+  const { secret, nonce } = ephemeral(`result:${keyString(appKey)}:${keccak256(content.bytes)}`);
+  const blob = encryptBlob(message, appKey, secret, nonce);
+  const simHash = BigInt(score);
+  const input = resultAvailabilityInput(message, appKey, blob, secret, isText, simHash);
+  const proof = await proofs.prove("ResultAvailability", input);
+  return {
+    message,
+    appKey,
+    blob,
+    ephemeralSecret: secret,
+    blobHash: toBytes32(poseidonBlobHash(blob)),
+    isText,
+    simHash,
+    proof: toProofStruct(proof.solidity),
+    publicSignals: input.publicSignals,
+  };
+}
+
+/**
+ * Validated/GroupValidated → EndSuccess/EndGroupSuccess: encrypts the result behind the stored score to the app,
+ * posts the blob hash in a relay batch, proves ResultAvailability and reports it with the Merkle proof.
+ */
 export async function uploadResult(net: Network, node: Signer, commitment: Bytes32): Promise<Bytes32> {
-  const [inclusion] = await publishBlobs(net, [blobHash("result")]);
+  const result = await resultBlob(net, commitment);
+  const [inclusion] = await publishBlobs(net, [result.blobHash]);
   await (
     await net.taskManager
       .connect(node)
-      .reportTaskResultUploaded(commitment, inclusion.blobHash, inclusion.root, inclusion.proof)
+      .reportTaskResultUploaded(commitment, inclusion.blobHash, inclusion.root, inclusion.proof, result.proof)
   ).wait();
   return inclusion.blobHash;
 }
@@ -217,11 +509,44 @@ export async function selectedNode(net: Network, commitment: Bytes32): Promise<W
   return node;
 }
 
-/** 8-byte image score helpers. */
-export const SCORE_A = "0x0123456789abcdef";
-export const SCORE_A_NEAR = "0x0123456789abcdee"; // 1 bit away from A: matches
-export const SCORE_B = "0xfedcba9876543210"; // 64 bits away from A: does not match
-export const SCORE_C = "0x00ff00ff00ff00ff";
+// ---------------------------------------------------------------------------------------------------------------
+// Scores: pHashes of fixed images and text hashes of fixed outputs
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Image results: scene A, A with ±2 noise on 30 % of its pixels, and two other scenes. */
+export const IMAGE_A = scene(1);
+export const IMAGE_A_NEAR = withNoise(IMAGE_A, 2);
+export const IMAGE_B = scene(2);
+export const IMAGE_C = scene(4);
+/** 8-byte image scores: the pHashes of the images above. A and A' match (1 bit apart); no other pair does. */
+export const SCORE_A = registerResult({ isText: false, bytes: IMAGE_A });
+export const SCORE_A_NEAR = registerResult({ isText: false, bytes: IMAGE_A_NEAR });
+export const SCORE_B = registerResult({ isText: false, bytes: IMAGE_B });
+export const SCORE_C = registerResult({ isText: false, bytes: IMAGE_C });
+/** Text results (LLM tasks) and their 32-byte scores. */
+export const TEXT_A = toUtf8Bytes("The fox crossed the snowy field at dawn.");
+export const TEXT_B = toUtf8Bytes("A lighthouse stood alone on the cliff.");
+export const TEXT_SCORE_A = registerResult({ isText: true, bytes: TEXT_A });
+export const TEXT_SCORE_B = registerResult({ isText: true, bytes: TEXT_B });
+
+// The tests' reasoning depends on these relations; check them once, at load.
+{
+  const match = (a: string, b: string) => scoresMatch(TaskType.SD, a, b);
+  if (SCORE_A === SCORE_A_NEAR || !match(SCORE_A, SCORE_A_NEAR)) {
+    throw new Error("fixture: SCORE_A_NEAR must differ from SCORE_A and match it");
+  }
+  const distinct = [SCORE_A, SCORE_B, SCORE_C];
+  for (const [a, b] of [
+    [SCORE_A, SCORE_B],
+    [SCORE_A, SCORE_C],
+    [SCORE_B, SCORE_C],
+    [SCORE_A_NEAR, SCORE_B],
+    [SCORE_A_NEAR, SCORE_C],
+  ]) {
+    if (match(a, b)) throw new Error(`fixture: scores ${a} and ${b} must not match`);
+  }
+  if (new Set(distinct).size !== 3) throw new Error("fixture: SCORE_A, SCORE_B, SCORE_C must differ");
+}
 
 /** The default timeouts, as numbers of seconds. */
 export const TIMEOUTS = {

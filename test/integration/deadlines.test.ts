@@ -10,13 +10,13 @@ import {
   FEE,
   SCORE_A,
   TIMEOUTS,
-  blobHash,
   createTask,
   deployNetwork,
   expectSolvent,
   joinNode,
   networkHelpers,
   publishBlobs,
+  resultBlob,
   uploadParameters,
   uploadResult,
   type Network,
@@ -364,10 +364,11 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
       const queued = await createTask(net, otherApp);
       expect(await tm.taskStatus(queued.commitment)).to.equal(TaskStatus.Queued);
 
-      const [inclusion] = await publishBlobs(net, [blobHash("result")]);
+      const result = await resultBlob(net, first.commitment);
+      const [inclusion] = await publishBlobs(net, [result.blobHash]);
       const tx = tm
         .connect(node)
-        .reportTaskResultUploaded(first.commitment, inclusion.blobHash, inclusion.root, inclusion.proof);
+        .reportTaskResultUploaded(first.commitment, inclusion.blobHash, inclusion.root, inclusion.proof, result.proof);
       await expect(tx).to.emit(tm, "TaskSuccess");
       await expect(tx).to.emit(tm, "TaskStarted").withArgs(queued.commitment, node.address);
       expect(await tm.taskStatus(queued.commitment)).to.equal(TaskStatus.Started);

@@ -15,6 +15,8 @@ import {
   BJJ_KEY,
   MODEL_LLAMA,
   MODEL_SDXL,
+  NO_PARAMS_PROOF,
+  NO_PROOF,
   SCORE_A,
   STAKE,
   TIMEOUTS,
@@ -24,11 +26,14 @@ import {
   expectSolvent,
   joinNode,
   networkHelpers,
+  paramsProof,
   publishBlobs,
+  resultBlob,
   samplingProof,
   selectedNode,
   taskInput,
   uploadParameters,
+  uploadResult,
   type Network,
 } from "../helpers/fixture.js";
 import {
@@ -49,6 +54,7 @@ import {
 } from "../../typechain-types/index.js";
 import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
 import { proveVRF, verifyVRF } from "../../src/crypto/vrf.js";
+import { FIELD_SIZE } from "../../src/crypto/blob.js";
 import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import { NodeStatus, TaskError, TaskStatus, TaskType } from "../../src/types.js";
 
@@ -122,6 +128,30 @@ describe("integration: every custom error", function () {
       await (await tm.connect(app).createTask(taskInput(id.commitment, id.nonce), { value: tooHigh - 1n })).wait();
       expect((await tm.getTask(id.commitment)).fee).to.equal(tooHigh - 1n);
       await expectSolvent(net);
+    });
+
+    it("TaskAppKeyInvalid(commitment) for an application key the result circuit cannot use", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const id = newTaskIdentity();
+      const bad: [bigint, bigint][] = [
+        [0n, 0n],
+        [0n, 1n], // on the curve, but x = 0 makes the shared key public
+        [BJJ_KEY[0], BJJ_KEY[1] + 1n], // off the curve
+        [BJJ_KEY[0] + FIELD_SIZE, BJJ_KEY[1]], // not a field element
+      ];
+      for (const appPublicKey of bad) {
+        await expectRevert(
+          net,
+          { commitments: [id.commitment], nonces: [id.nonce] },
+          () =>
+            net.taskManager
+              .connect(net.apps[0])
+              .createTask(taskInput(id.commitment, id.nonce, { appPublicKey }), { value: FEE }),
+          net.taskManager,
+          "TaskAppKeyInvalid",
+          [id.commitment],
+        );
+      }
     });
 
     it("TaskCommitmentZero", async function () {
@@ -208,11 +238,18 @@ describe("integration: every custom error", function () {
         () => tm.connect(node).submitTaskScore(unknown, SCORE_A),
         () => tm.connect(node).reportTaskError(unknown, TaskError.ParametersValidationFailed),
         () => tm.connect(app).validateSingleTask(unknown, proof),
-        () => tm.connect(node).reportTaskResultUploaded(unknown, blob.blobHash, blob.root, blob.proof),
+        () => tm.connect(node).reportTaskResultUploaded(unknown, blob.blobHash, blob.root, blob.proof, NO_PROOF),
         () =>
           tm
             .connect(app)
-            .validateTaskGroup(unknown, newTaskIdentity().commitment, newTaskIdentity().commitment, ZeroHash, proof),
+            .validateTaskGroup(
+              unknown,
+              newTaskIdentity().commitment,
+              newTaskIdentity().commitment,
+              ZeroHash,
+              proof,
+              ...NO_PARAMS_PROOF,
+            ),
       ];
       for (const call of calls) await expectRevert(net, scope, call, tm, "TaskNotFound", [unknown]);
     });
@@ -280,7 +317,10 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(other).reportTaskResultUploaded(task.commitment, result.blobHash, result.root, result.proof),
+        () =>
+          tm
+            .connect(other)
+            .reportTaskResultUploaded(task.commitment, result.blobHash, result.root, result.proof, NO_PROOF),
         tm,
         "TaskNotSelectedNode",
         [task.commitment, other.address, node.address],
@@ -328,7 +368,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof),
+        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof, NO_PROOF),
         tm,
         "TaskInvalidState",
         [c, TaskStatus.Started],
@@ -366,7 +406,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof),
+        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof, NO_PROOF),
         tm,
         "TaskInvalidState",
         [c, TaskStatus.ScoreReady],
@@ -380,11 +420,11 @@ describe("integration: every custom error", function () {
       ]);
 
       // EndSuccess: nothing more, not even an abort.
-      await (await tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof)).wait();
+      await uploadResult(net, node, c);
       await expectRevert(
         net,
         scope,
-        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof),
+        () => tm.connect(node).reportTaskResultUploaded(c, blob.blobHash, blob.root, blob.proof, NO_PROOF),
         tm,
         "TaskInvalidState",
         [c, TaskStatus.EndSuccess],
@@ -504,7 +544,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(node).reportTaskResultUploaded(c, outsider, posted.root, posted.proof),
+        () => tm.connect(node).reportTaskResultUploaded(c, outsider, posted.root, posted.proof, NO_PROOF),
         tm,
         "TaskBlobNotInRoot",
         [c, outsider, posted.root],
@@ -512,10 +552,61 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(node).reportTaskResultUploaded(c, posted.blobHash, unposted, []),
+        () => tm.connect(node).reportTaskResultUploaded(c, posted.blobHash, unposted, [], NO_PROOF),
         tm,
         "TaskBlobNotInRoot",
         [c, posted.blobHash, unposted],
+      );
+    });
+
+    it("TaskBlobNotInRoot(commitment, blobHash, root) under a revoked (stale) root", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const { task, node } = await driveTask(net, app, TaskStatus.Started);
+      const c = task.commitment;
+      const [params] = await publishBlobs(net, [blobHash("params")]);
+      await (await net.relayRoots.connect(net.admin).revokeRoot(params.root)).wait();
+      const scope = { commitments: [c], roots: [params.root] };
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).reportTaskParametersUploaded(c, params.blobHash, params.root, params.proof),
+        tm,
+        "TaskBlobNotInRoot",
+        [c, params.blobHash, params.root],
+      );
+      await uploadParameters(net, app, c);
+      await (await tm.connect(node).submitTaskScore(c, SCORE_A)).wait();
+      await (await tm.connect(app).validateSingleTask(c, samplingProof(app, task.seed))).wait();
+      const result = await resultBlob(net, c);
+      const [inclusion] = await publishBlobs(net, [result.blobHash]);
+      await (await net.relayRoots.connect(net.admin).revokeRoot(inclusion.root)).wait();
+      await expectRevert(
+        net,
+        { commitments: [c], roots: [inclusion.root] },
+        () =>
+          tm.connect(node).reportTaskResultUploaded(c, result.blobHash, inclusion.root, inclusion.proof, result.proof),
+        tm,
+        "TaskBlobNotInRoot",
+        [c, result.blobHash, inclusion.root],
+      );
+    });
+
+    it("TaskResultProofInvalid(commitment) for a proof the verifier rejects", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const { task, node } = await driveTask(net, net.apps[0], TaskStatus.Validated);
+      const c = task.commitment;
+      const result = await resultBlob(net, c);
+      const [inclusion] = await publishBlobs(net, [result.blobHash]);
+      await expectRevert(
+        net,
+        { commitments: [c], roots: [inclusion.root] },
+        () => tm.connect(node).reportTaskResultUploaded(c, result.blobHash, inclusion.root, inclusion.proof, NO_PROOF),
+        tm,
+        "TaskResultProofInvalid",
+        [c],
       );
     });
 
@@ -656,6 +747,23 @@ describe("integration: every custom error", function () {
       return { guid: first.taskGUID, tasks, ids: tasks.map((t) => t.commitment) as [string, string, string] };
     }
 
+    it("TaskParamsProofInvalid(commitment) for a proof the verifier rejects", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const [app] = net.apps;
+      const g = await groupOfThree(net, true);
+      await expectRevert(
+        net,
+        { commitments: g.ids },
+        () =>
+          net.taskManager
+            .connect(app)
+            .validateTaskGroup(...g.ids, g.guid, samplingProof(app, g.tasks[0].seed), ...NO_PARAMS_PROOF),
+        net.taskManager,
+        "TaskParamsProofInvalid",
+        [g.ids[0]],
+      );
+    });
+
     it("TaskNotSampled(commitment, samplingNumber)", async function () {
       const net = await networkHelpers.loadFixture(networkWithThreeNodes);
       const [app] = net.apps;
@@ -664,7 +772,10 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         { commitments: g.ids },
-        () => net.taskManager.connect(app).validateTaskGroup(...g.ids, g.guid, samplingProof(app, g.tasks[0].seed)),
+        () =>
+          net.taskManager
+            .connect(app)
+            .validateTaskGroup(...g.ids, g.guid, samplingProof(app, g.tasks[0].seed), ...NO_PARAMS_PROOF),
         net.taskManager,
         "TaskNotSampled",
         [g.ids[0], number],
@@ -684,7 +795,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(app).validateTaskGroup(c1, c2, c3, wrongGUID, proof),
+        () => tm.connect(app).validateTaskGroup(c1, c2, c3, wrongGUID, proof, ...NO_PARAMS_PROOF),
         tm,
         "TaskGroupCommitmentMismatch",
         [c1, wrongGUID],
@@ -692,7 +803,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(app).validateTaskGroup(c1, c1, c3, g.guid, proof),
+        () => tm.connect(app).validateTaskGroup(c1, c1, c3, g.guid, proof, ...NO_PARAMS_PROOF),
         tm,
         "TaskGroupDuplicateMember",
         [c1],
@@ -700,7 +811,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(app).validateTaskGroup(c1, c2, c2, g.guid, proof),
+        () => tm.connect(app).validateTaskGroup(c1, c2, c2, g.guid, proof, ...NO_PARAMS_PROOF),
         tm,
         "TaskGroupDuplicateMember",
         [c2],
@@ -708,7 +819,10 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         scope,
-        () => tm.connect(app).validateTaskGroup(c2, c1, c3, g.guid, samplingProof(app, g.tasks[1].seed)),
+        () =>
+          tm
+            .connect(app)
+            .validateTaskGroup(c2, c1, c3, g.guid, samplingProof(app, g.tasks[1].seed), ...NO_PARAMS_PROOF),
         tm,
         "TaskGroupNotOriginal",
         [c2, c1],
@@ -717,13 +831,15 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         { commitments: [...g.ids, foreign.commitment] },
-        () => tm.connect(app).validateTaskGroup(c1, c2, foreign.commitment, g.guid, proof),
+        () => tm.connect(app).validateTaskGroup(c1, c2, foreign.commitment, g.guid, proof, ...NO_PARAMS_PROOF),
         tm,
         "TaskGroupCreatorMismatch",
         [foreign.commitment, otherApp.address, app.address],
       );
-      // With every check passing, the group validates.
-      await expect(tm.connect(app).validateTaskGroup(c1, c2, c3, g.guid, proof)).to.emit(tm, "TaskValidated");
+      // With every check passing (and the real ParamsConsistency proof), the group validates.
+      await expect(
+        tm.connect(app).validateTaskGroup(c1, c2, c3, g.guid, proof, ...(await paramsProof(net, [c1, c2, c3]))),
+      ).to.emit(tm, "TaskValidated");
     });
   });
 
@@ -743,23 +859,34 @@ describe("integration: every custom error", function () {
       }
     });
 
-    it("NodeInvalidProfile(node) for zero VRAM or a zero encryption key", async function () {
+    it("NodeInvalidProfile(node) for zero VRAM or an encryption key the circuits cannot use", async function () {
       const net = await networkHelpers.loadFixture(networkWithThreeNodes);
       const node = net.nodes[3];
       await expectRevert(net, {}, () => joinNode(net, node, { vram: 0 }), net.registry, "NodeInvalidProfile", [
         node.address,
       ]);
-      await expectRevert(
-        net,
-        {},
-        () => net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], [0n, 0n], [MODEL_SDXL], { value: STAKE }),
-        net.registry,
-        "NodeInvalidProfile",
-        [node.address],
-      );
-      // One non-zero coordinate is enough.
+      const bad: [bigint, bigint][] = [
+        [0n, 0n],
+        [0n, 1n], // on the curve, but x = 0
+        [0n, BJJ_KEY[1]],
+        [BJJ_KEY[0], BJJ_KEY[1] + 1n], // off the curve
+        [BJJ_KEY[0], BJJ_KEY[1] + FIELD_SIZE], // not a field element
+      ];
+      for (const key of bad) {
+        await expectRevert(
+          net,
+          {},
+          () => net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], key, [MODEL_SDXL], { value: STAKE }),
+          net.registry,
+          "NodeInvalidProfile",
+          [node.address],
+        );
+      }
+      // Any point of the curve with x ≠ 0 is accepted.
       await expect(
-        net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], [0n, BJJ_KEY[1]], [], { value: STAKE }),
+        net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], [FIELD_SIZE - BJJ_KEY[0], BJJ_KEY[1]], [], {
+          value: STAKE,
+        }),
       ).to.emit(net.registry, "NodeJoined");
     });
 
@@ -908,6 +1035,31 @@ describe("integration: every custom error", function () {
       );
     });
 
+    it("RelayRootNotPosted(root) and RelayRootAlreadyRevoked(root) for revokeRoot", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const unposted = keccak256(toUtf8Bytes("never posted"));
+      await expectRevert(
+        net,
+        { roots: [unposted] },
+        () => net.relayRoots.connect(net.admin).revokeRoot(unposted),
+        net.relayRoots,
+        "RelayRootNotPosted",
+        [unposted],
+      );
+      const [inclusion] = await publishBlobs(net, [blobHash()]);
+      await expect(net.relayRoots.connect(net.admin).revokeRoot(inclusion.root))
+        .to.emit(net.relayRoots, "RootRevoked")
+        .withArgs(inclusion.root, await net.admin.getAddress());
+      await expectRevert(
+        net,
+        { roots: [inclusion.root] },
+        () => net.relayRoots.connect(net.admin).revokeRoot(inclusion.root),
+        net.relayRoots,
+        "RelayRootAlreadyRevoked",
+        [inclusion.root],
+      );
+    });
+
     it("RelayRootAlreadyPosted(root)", async function () {
       const net = await networkHelpers.loadFixture(networkWithThreeNodes);
       const [inclusion] = await publishBlobs(net, [blobHash()]);
@@ -1051,6 +1203,21 @@ describe("integration: every custom error", function () {
         "AccessControlUnauthorizedAccount",
         [admin, RELAY_ROLE],
       );
+    });
+
+    it("relay roots are revoked by the admin only", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const [inclusion] = await publishBlobs(net, [blobHash()]);
+      for (const caller of [net.stranger, net.relay]) {
+        await expectRevert(
+          net,
+          { roots: [inclusion.root] },
+          () => net.relayRoots.connect(caller).revokeRoot(inclusion.root),
+          net.relayRoots,
+          "AccessControlUnauthorizedAccount",
+          [caller.address, DEFAULT_ADMIN_ROLE],
+        );
+      }
     });
 
     it("parameters and wiring are for the admin only (setConfig of both contracts, setTaskManager, granting relays)", async function () {

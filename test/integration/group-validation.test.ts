@@ -1,12 +1,14 @@
 /**
  * Group validation through the real contracts (DESIGN §5): every row of the outcome table, the QoS fee split of
  * the validated task, and every guard of `validateTaskGroup`. Real VRF proofs (the original task is sampled), real
- * relay roots and Merkle proofs for parameters and results.
+ * relay roots and Merkle proofs for parameters and results, real encrypted blobs and real Groth16 proofs
+ * (ParamsConsistency at validation when no member is aborted, ResultAvailability at the result upload).
  */
 import { expect } from "chai";
 import { keccak256, parseEther, toUtf8Bytes, type Wallet } from "ethers";
 import {
   FEE,
+  NO_PARAMS_PROOF,
   SCORE_A,
   SCORE_A_NEAR,
   SCORE_B,
@@ -18,6 +20,8 @@ import {
   expectSolvent,
   joinNode,
   networkHelpers,
+  paramsProof,
+  resetTaskSequences,
   samplingProof,
   uploadParameters,
   uploadResult,
@@ -109,6 +113,8 @@ async function expectNode(net: Network, node: Wallet, status: NodeStatus, what: 
  */
 async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+  // Same task identities in every row: the groups land on the same nodes, so the rows share their proofs.
+  resetTaskSequences();
   const tm = net.taskManager;
   const registry = net.registry;
   const [app] = net.apps;
@@ -198,7 +204,14 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   const ids = args.map((i) => m[i].commitment) as Triple<string>;
   const tx = await tm
     .connect(app)
-    .validateTaskGroup(ids[0], ids[1], ids[2], group.taskGUID, samplingProof(app, m[0].seed));
+    .validateTaskGroup(
+      ids[0],
+      ids[1],
+      ids[2],
+      group.taskGUID,
+      samplingProof(app, m[0].seed),
+      ...(await paramsProof(net, ids)),
+    );
   const receipt = (await tx.wait())!;
 
   const expectedKeys: string[] = [];
@@ -491,7 +504,9 @@ describe("integration: group validation (DESIGN §5)", function () {
         [[c1, c2, c1], c1],
         [[c1, c2, c2], c2],
       ] as const) {
-        await expect(tm.connect(app).validateTaskGroup(ids[0], ids[1], ids[2], group.taskGUID, proof))
+        await expect(
+          tm.connect(app).validateTaskGroup(ids[0], ids[1], ids[2], group.taskGUID, proof, ...NO_PARAMS_PROOF),
+        )
           .to.be.revertedWithCustomError(tm, "TaskGroupDuplicateMember")
           .withArgs(dup);
       }
@@ -504,11 +519,13 @@ describe("integration: group validation (DESIGN §5)", function () {
       const [c1, c2, c3] = group.members.map((x) => x.commitment);
       const proof = samplingProof(app, group.members[0].seed);
       const wrongGUID = keccak256(toUtf8Bytes("not the group's GUID"));
-      await expect(tm.connect(app).validateTaskGroup(c1, c2, c3, wrongGUID, proof))
+      await expect(tm.connect(app).validateTaskGroup(c1, c2, c3, wrongGUID, proof, ...NO_PARAMS_PROOF))
         .to.be.revertedWithCustomError(tm, "TaskGroupCommitmentMismatch")
         .withArgs(c1, wrongGUID);
       const stranger = await createTask(net, app); // same creator, its own GUID
-      await expect(tm.connect(app).validateTaskGroup(c1, c2, stranger.commitment, group.taskGUID, proof))
+      await expect(
+        tm.connect(app).validateTaskGroup(c1, c2, stranger.commitment, group.taskGUID, proof, ...NO_PARAMS_PROOF),
+      )
         .to.be.revertedWithCustomError(tm, "TaskGroupCommitmentMismatch")
         .withArgs(stranger.commitment, group.taskGUID);
       expect(await tm.taskStatus(stranger.commitment)).to.equal(TaskStatus.Started);
@@ -527,7 +544,9 @@ describe("integration: group validation (DESIGN §5)", function () {
       await (
         await tm.connect(net.nodes.find((n) => n.address === node)!).submitTaskScore(foreign.commitment, SCORE_A)
       ).wait();
-      await expect(tm.connect(app).validateTaskGroup(c1, c2, foreign.commitment, group.taskGUID, proof))
+      await expect(
+        tm.connect(app).validateTaskGroup(c1, c2, foreign.commitment, group.taskGUID, proof, ...NO_PARAMS_PROOF),
+      )
         .to.be.revertedWithCustomError(tm, "TaskGroupCreatorMismatch")
         .withArgs(foreign.commitment, other.address, app.address);
       expect(await tm.taskStatus(foreign.commitment)).to.equal(TaskStatus.ScoreReady);
@@ -539,10 +558,10 @@ describe("integration: group validation (DESIGN §5)", function () {
       const tm = net.taskManager;
       const [c1, c2, c3] = group.members.map((x) => x.commitment);
       const proof = samplingProof(app, group.members[0].seed);
-      await expect(tm.connect(app).validateTaskGroup(c2, c1, c3, group.taskGUID, proof))
+      await expect(tm.connect(app).validateTaskGroup(c2, c1, c3, group.taskGUID, proof, ...NO_PARAMS_PROOF))
         .to.be.revertedWithCustomError(tm, "TaskGroupNotOriginal")
         .withArgs(c2, c1);
-      await expect(tm.connect(app).validateTaskGroup(c3, c2, c1, group.taskGUID, proof))
+      await expect(tm.connect(app).validateTaskGroup(c3, c2, c1, group.taskGUID, proof, ...NO_PARAMS_PROOF))
         .to.be.revertedWithCustomError(tm, "TaskGroupNotOriginal")
         .withArgs(c3, c2);
       await expectUnchanged(net, group);
@@ -575,6 +594,7 @@ describe("integration: group validation (DESIGN §5)", function () {
             others[1].commitment,
             original.taskGUID,
             samplingProof(app, original.seed),
+            ...NO_PARAMS_PROOF,
           ),
       )
         .to.be.revertedWithCustomError(tm, "TaskNotSampled")
@@ -589,7 +609,7 @@ describe("integration: group validation (DESIGN §5)", function () {
       const [c1, c2, c3] = group.members.map((x) => x.commitment);
       const proof = samplingProof(app, group.members[0].seed);
       for (const caller of [net.apps[1], net.stranger, group.members[0].node]) {
-        await expect(tm.connect(caller).validateTaskGroup(c1, c2, c3, group.taskGUID, proof))
+        await expect(tm.connect(caller).validateTaskGroup(c1, c2, c3, group.taskGUID, proof, ...NO_PARAMS_PROOF))
           .to.be.revertedWithCustomError(tm, "TaskNotCreator")
           .withArgs(c1, caller.address, app.address);
       }
@@ -602,20 +622,28 @@ describe("integration: group validation (DESIGN §5)", function () {
       const [c1, c2, c3] = group.members.map((x) => x.commitment);
       const proof = samplingProof(app, group.members[0].seed);
       const late = await createTask(net, app, { taskGUID: group.taskGUID });
-      await expect(tm.connect(app).validateTaskGroup(c1, c2, late.commitment, group.taskGUID, proof))
+      await expect(
+        tm.connect(app).validateTaskGroup(c1, c2, late.commitment, group.taskGUID, proof, ...NO_PARAMS_PROOF),
+      )
         .to.be.revertedWithCustomError(tm, "TaskInvalidState")
         .withArgs(late.commitment, TaskStatus.Started);
       await uploadParameters(net, app, late.commitment);
-      await expect(tm.connect(app).validateTaskGroup(c1, late.commitment, c3, group.taskGUID, proof))
+      await expect(
+        tm.connect(app).validateTaskGroup(c1, late.commitment, c3, group.taskGUID, proof, ...NO_PARAMS_PROOF),
+      )
         .to.be.revertedWithCustomError(tm, "TaskInvalidState")
         .withArgs(late.commitment, TaskStatus.ParametersUploaded);
       expect(await tm.taskStatus(late.commitment)).to.equal(TaskStatus.ParametersUploaded);
       await expectUnchanged(net, group);
 
       // The right call goes through once; a second one finds the original GroupValidated.
-      await (await tm.connect(app).validateTaskGroup(c1, c2, c3, group.taskGUID, proof)).wait();
+      await (
+        await tm
+          .connect(app)
+          .validateTaskGroup(c1, c2, c3, group.taskGUID, proof, ...(await paramsProof(net, [c1, c2, c3])))
+      ).wait();
       expect(await tm.taskStatus(c1)).to.equal(TaskStatus.GroupValidated);
-      await expect(tm.connect(app).validateTaskGroup(c1, c2, c3, group.taskGUID, proof))
+      await expect(tm.connect(app).validateTaskGroup(c1, c2, c3, group.taskGUID, proof, ...NO_PARAMS_PROOF))
         .to.be.revertedWithCustomError(tm, "TaskInvalidState")
         .withArgs(c1, TaskStatus.GroupValidated);
       expect(await tm.taskStatus(c1)).to.equal(TaskStatus.GroupValidated);
@@ -630,7 +658,14 @@ describe("integration: group validation (DESIGN §5)", function () {
       await expect(
         tm
           .connect(app)
-          .validateTaskGroup(m1.commitment, m2.commitment, m3.commitment, group.taskGUID, samplingProof(app, m2.seed)),
+          .validateTaskGroup(
+            m1.commitment,
+            m2.commitment,
+            m3.commitment,
+            group.taskGUID,
+            samplingProof(app, m2.seed),
+            ...NO_PARAMS_PROOF,
+          ),
       )
         .to.be.revertedWithCustomError(tm, "TaskSamplingSeedMismatch")
         .withArgs(m1.commitment, m1.seed, BigInt(m2.seed));
@@ -651,6 +686,7 @@ describe("integration: group validation (DESIGN §5)", function () {
             m3.commitment,
             group.taskGUID,
             samplingProof(other, m1.seed),
+            ...NO_PARAMS_PROOF,
           ),
       )
         .to.be.revertedWithCustomError(tm, "TaskSamplingKeyNotCreator")
@@ -671,7 +707,9 @@ describe("integration: group validation (DESIGN §5)", function () {
       ];
       for (const bad of tampered) {
         await expect(
-          tm.connect(app).validateTaskGroup(m1.commitment, m2.commitment, m3.commitment, group.taskGUID, bad),
+          tm
+            .connect(app)
+            .validateTaskGroup(m1.commitment, m2.commitment, m3.commitment, group.taskGUID, bad, ...NO_PARAMS_PROOF),
         )
           .to.be.revertedWithCustomError(tm, "TaskSamplingProofInvalid")
           .withArgs(m1.commitment);

@@ -1,19 +1,29 @@
+/**
+ * The single-task lifecycle end to end, every piece real: the parameters encrypted to the node's registered Baby
+ * Jubjub key, the result (an image whose pHash is the score) encrypted to the app's key, relay roots and Merkle
+ * proofs, the VRF, and the ResultAvailability proof checked on-chain. The node and the app decrypt what they get.
+ */
 import { expect } from "chai";
 import {
   FEE,
+  IMAGE_A,
   SCORE_A,
+  bjjKeyOf,
   createTask,
   deployNetwork,
   ethers,
   expectSolvent,
   joinNode,
   networkHelpers,
+  parametersBlob,
   publishBlobs,
-  blobHash,
+  resultBlob,
   samplingProof,
   selectedNode,
+  DEFAULT_PARAMS,
   type Network,
 } from "../helpers/fixture.js";
+import { PARAMS_CAPACITY, RESULT_CAPACITY, decryptBytes } from "../../src/crypto/blob.js";
 import { NodeStatus, TaskStatus } from "../../src/types.js";
 
 describe("integration: single task lifecycle", function () {
@@ -33,7 +43,10 @@ describe("integration: single task lifecycle", function () {
     const node = await selectedNode(net, task.commitment);
     expect(await net.registry.nodeStatus(node.address)).to.equal(NodeStatus.Busy);
 
-    const [params] = await publishBlobs(net, [blobHash("params")]);
+    const paramsBlob = await parametersBlob(net, task.commitment);
+    const sent = decryptBytes(paramsBlob.blob, bjjKeyOf(node.address).secretKey, PARAMS_CAPACITY);
+    expect(new TextDecoder().decode(sent), "the node reads the parameters").to.equal(DEFAULT_PARAMS);
+    const [params] = await publishBlobs(net, [paramsBlob.blobHash]);
     await expect(
       tm.connect(app).reportTaskParametersUploaded(task.commitment, params.blobHash, params.root, params.proof),
     )
@@ -48,8 +61,13 @@ describe("integration: single task lifecycle", function () {
       .to.emit(tm, "TaskValidated")
       .withArgs(task.commitment, node.address);
 
-    const [result] = await publishBlobs(net, [blobHash("result")]);
-    const tx = tm.connect(node).reportTaskResultUploaded(task.commitment, result.blobHash, result.root, result.proof);
+    const resultUpload = await resultBlob(net, task.commitment);
+    const received = decryptBytes(resultUpload.blob, bjjKeyOf(app.address).secretKey, RESULT_CAPACITY);
+    expect(received, "the app reads the result image").to.deep.equal(IMAGE_A);
+    const [result] = await publishBlobs(net, [resultUpload.blobHash]);
+    const tx = tm
+      .connect(node)
+      .reportTaskResultUploaded(task.commitment, result.blobHash, result.root, result.proof, resultUpload.proof);
     await expect(tx).to.emit(tm, "TaskSuccess").withArgs(task.commitment, result.blobHash);
     await expect(tx).to.emit(tm, "TaskFeePaid").withArgs(task.commitment, node.address, FEE);
 

@@ -20,6 +20,7 @@ import {
   expectSolvent,
   joinNode,
   networkHelpers,
+  paramsProof,
   samplingProof,
   selectedNode,
   uploadParameters,
@@ -78,7 +79,10 @@ describe("regression B3: QoS task scores by speed, not by argument order", funct
       expect(speeds).to.deep.equal([300n, 200n, 100n]);
 
       const ids = order.map((i) => tasks[i].commitment) as [string, string, string];
-      await (await tm.connect(app).validateTaskGroup(...ids, c0.taskGUID, samplingProof(app, c0.seed))).wait();
+      const [proof, hash] = await paramsProof(net, ids);
+      await (
+        await tm.connect(app).validateTaskGroup(...ids, c0.taskGUID, samplingProof(app, c0.seed), proof, hash)
+      ).wait();
 
       // Every member's task holds its QoS score now; in the registry only the EndGroupRefund members' nodes (c1, c2)
       // are scored at validation, the validated member's node (c0) when it uploads the result (B8).

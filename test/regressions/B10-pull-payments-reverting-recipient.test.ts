@@ -19,7 +19,7 @@ import {
   joinNode,
   networkHelpers,
   publishBlobs,
-  blobHash,
+  resultBlob,
   samplingProof,
   taskInput,
   uploadParameters,
@@ -78,12 +78,14 @@ describe("regression B10: pull payments — a reverting recipient blocks nothing
       await (await tm.connect(app).validateSingleTask(task.commitment, samplingProof(app, task.seed))).wait();
 
       // The payout does not block the transition.
-      const [result] = await publishBlobs(net, [blobHash("result")]);
+      const upload = await resultBlob(net, task.commitment);
+      const [result] = await publishBlobs(net, [upload.blobHash]);
       const tx = actAs(actor, net.admin, tm, "reportTaskResultUploaded", [
         task.commitment,
         result.blobHash,
         result.root,
         result.proof,
+        upload.proof,
       ]);
       await expect(tx).to.emit(tm, "TaskSuccess").withArgs(task.commitment, result.blobHash);
       await expect(tx).to.emit(tm, "TaskFeePaid").withArgs(task.commitment, nodeAddress, FEE);

@@ -10,6 +10,12 @@ import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
 import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
 import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
+import {
+    IParamsConsistencyVerifier,
+    IResultAvailabilityVerifier
+} from "../../contracts/interfaces/IGroth16Verifiers.sol";
+import {ParamsConsistencyVerifier} from "../../contracts/verifiers/ParamsConsistencyVerifier.sol";
+import {ResultAvailabilityVerifier} from "../../contracts/verifiers/ResultAvailabilityVerifier.sol";
 
 /// @title The one Solidity fixture: deploys and wires the network with the defaults of `src/config.ts`
 /// @notice Mirrors `test/helpers/fixture.ts`: a relay, a treasury, applications whose address is bound to a VRF
@@ -17,7 +23,9 @@ import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.so
 /// bounded-input helpers for every lifecycle step that Solidity can drive.
 /// @dev The VRF proof itself cannot be produced in Solidity. Tests that need the verifier's answer mock
 /// `ISamplingVerifier.samplingNumber` with `vm.mockCall` (see `_mockSamplingNumber`); the real proof checks are
-/// covered by the TypeScript tests.
+/// covered by the TypeScript tests. The same goes for the Groth16 proofs: the real generated verifiers are deployed,
+/// and tests that need an answer mock `verifyProof` (`_mockParamsProof`, `_mockResultProof`; `_uploadResult` mocks
+/// acceptance); real proofs are made and checked in test/integration/zk-proofs.test.ts and the other TS suites.
 abstract contract BaseTest is Test {
     // ---------------------------------------------------------------------------------------------------------
     // Defaults (src/config.ts)
@@ -48,13 +56,17 @@ abstract contract BaseTest is Test {
     uint256 internal constant FEE = 1 ether;
     uint256 internal constant MAX_FEE = 100 ether;
     uint256 internal constant MAX_STAKE = 10 * STAKE_CAP;
-    /// @dev Baby Jubjub key placeholder (non-zero) for nodes and apps.
-    uint256 internal constant BJJ_X = 1;
-    uint256 internal constant BJJ_Y = 2;
+    /// @dev A valid Baby Jubjub key for nodes and apps: the subgroup generator Base8 (= 1 · Base8).
+    uint256 internal constant BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
+    uint256 internal constant BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+    /// @dev The Baby Jubjub field modulus (the BN254 scalar field).
+    uint256 internal constant BJJ_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint256 internal constant NODE_COUNT = 8;
     uint256 internal constant APP_COUNT = 2;
 
     SamplingVerifier internal verifier;
+    ParamsConsistencyVerifier internal paramsVerifier;
+    ResultAvailabilityVerifier internal resultVerifier;
     RelayRoots internal relayRoots;
     NodeRegistry internal registry;
     TaskManager internal tm;
@@ -71,6 +83,8 @@ abstract contract BaseTest is Test {
 
     function setUp() public virtual {
         verifier = new SamplingVerifier();
+        paramsVerifier = new ParamsConsistencyVerifier();
+        resultVerifier = new ResultAvailabilityVerifier();
         relayRoots = new RelayRoots(admin);
         registry = new NodeRegistry(admin, _registryConfig());
         tm = new TaskManager(
@@ -78,6 +92,8 @@ abstract contract BaseTest is Test {
             INodeRegistry(address(registry)),
             relayRoots,
             ISamplingVerifier(address(verifier)),
+            IParamsConsistencyVerifier(address(paramsVerifier)),
+            IResultAvailabilityVerifier(address(resultVerifier)),
             _taskConfig()
         );
         vm.startPrank(admin);
@@ -101,6 +117,8 @@ abstract contract BaseTest is Test {
         vm.label(address(registry), "NodeRegistry");
         vm.label(address(relayRoots), "RelayRoots");
         vm.label(address(verifier), "SamplingVerifier");
+        vm.label(address(paramsVerifier), "ParamsConsistencyVerifier");
+        vm.label(address(resultVerifier), "ResultAvailabilityVerifier");
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -255,12 +273,38 @@ abstract contract BaseTest is Test {
         tm.reportTaskParametersUploaded(id, paramsHash, root, new bytes32[](0));
     }
 
-    /// @dev Validated/GroupValidated → EndSuccess/EndGroupSuccess, by the selected node.
+    /// @dev Validated/GroupValidated → EndSuccess/EndGroupSuccess, by the selected node (result proof mocked valid).
     function _uploadResult(bytes32 id) internal returns (bytes32 resultHash) {
         resultHash = _newBlob("result");
         bytes32 root = _postSingleBlobRoot(resultHash);
+        _mockResultProof(true);
         vm.prank(_selectedNode(id));
-        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0));
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0), _noProof());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Groth16 proofs
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev A structurally complete Groth16 proof whose points are all zero (the real verifiers reject it).
+    function _noProof() internal pure returns (ITaskManager.Groth16Proof memory proof) {}
+
+    /// @dev Makes the ParamsConsistency verifier answer `valid` for every proof.
+    function _mockParamsProof(bool valid) internal {
+        vm.mockCall(
+            address(paramsVerifier),
+            abi.encodeWithSelector(IParamsConsistencyVerifier.verifyProof.selector),
+            abi.encode(valid)
+        );
+    }
+
+    /// @dev Makes the ResultAvailability verifier answer `valid` for every proof.
+    function _mockResultProof(bool valid) internal {
+        vm.mockCall(
+            address(resultVerifier),
+            abi.encodeWithSelector(IResultAvailabilityVerifier.verifyProof.selector),
+            abi.encode(valid)
+        );
     }
 
     // ---------------------------------------------------------------------------------------------------------

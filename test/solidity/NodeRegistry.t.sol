@@ -116,6 +116,34 @@ contract NodeRegistryTest is BaseTest {
         registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), [uint256(0), 0], _defaultModels());
     }
 
+    /// @dev Keys the circuits cannot use: off the curve, the points (0, ±1), coordinates outside the field.
+    function test_join_revertsWhenPublicKeyUnusable() public {
+        uint256[2][6] memory bad = [
+            [uint256(1), 2],
+            [BJJ_X, BJJ_Y + 1],
+            [uint256(0), 1],
+            [uint256(0), BJJ_FIELD - 1],
+            [BJJ_X + BJJ_FIELD, BJJ_Y],
+            [BJJ_X, BJJ_Y + BJJ_FIELD]
+        ];
+        for (uint256 i = 0; i < bad.length; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeInvalidProfile.selector, node));
+            vm.prank(node);
+            registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), bad[i], _defaultModels());
+        }
+        assertEq(registry.nodeCount(), 0);
+    }
+
+    /// @dev Another point of the curve than Base8 (its negation (-x, y)) is accepted and kept by `nodePublicKey`.
+    function test_join_acceptsAnyPointOnTheCurve() public {
+        uint256[2] memory key = [BJJ_FIELD - BJJ_X, BJJ_Y];
+        vm.prank(node);
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, _defaultModels());
+        assertEq(registry.nodePublicKey(node)[0], key[0]);
+        assertEq(registry.nodePublicKey(node)[1], key[1]);
+        assertEq(registry.getNode(node).publicKey[0], key[0]);
+    }
+
     function test_join_takesQueuedTask() public {
         bytes32 id = _createTask(apps[0], "guid", "nonce");
         assertEq(uint8(_taskStatus(id)), uint8(ITaskTypes.TaskStatus.Queued));

@@ -146,4 +146,72 @@ contract RelayRootsTest is BaseTest {
         _postSingleBlobRoot(BLOB_B);
         assertFalse(relayRoots.verifyBlob(BLOB_B, rootA, new bytes32[](0)));
     }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // revokeRoot (stale roots)
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_revokeRoot_makesVerifyBlobFalseAndEmits() public {
+        bytes32 root = _hashPair(_leaf(BLOB_A), _leaf(BLOB_B));
+        _post(root, 2);
+        assertTrue(relayRoots.verifyBlob(BLOB_A, root, _proof(_leaf(BLOB_B))));
+        vm.warp(1_800_000_000);
+        vm.expectEmit(true, true, false, true, address(relayRoots));
+        emit IRelayRoots.RootRevoked(root, admin);
+        vm.prank(admin);
+        relayRoots.revokeRoot(root);
+        assertFalse(relayRoots.verifyBlob(BLOB_A, root, _proof(_leaf(BLOB_B))));
+        assertFalse(relayRoots.verifyBlob(BLOB_B, root, _proof(_leaf(BLOB_A))));
+        assertEq(relayRoots.rootRevokedAt(root), 1_800_000_000);
+        assertTrue(relayRoots.rootPostedAt(root) != 0, "the post time is kept");
+        assertEq(relayRoots.rootCount(), 1);
+    }
+
+    function test_revokeRoot_otherRootsStayValid() public {
+        bytes32 rootA = _postSingleBlobRoot(BLOB_A);
+        bytes32 rootB = _postSingleBlobRoot(BLOB_B);
+        vm.prank(admin);
+        relayRoots.revokeRoot(rootA);
+        assertFalse(relayRoots.verifyBlob(BLOB_A, rootA, new bytes32[](0)));
+        assertTrue(relayRoots.verifyBlob(BLOB_B, rootB, new bytes32[](0)));
+        assertEq(relayRoots.rootRevokedAt(rootB), 0);
+    }
+
+    function test_revokeRoot_revokedRootCannotBePostedAgain() public {
+        bytes32 root = _postSingleBlobRoot(BLOB_A);
+        vm.prank(admin);
+        relayRoots.revokeRoot(root);
+        vm.expectRevert(abi.encodeWithSelector(IRelayRoots.RelayRootAlreadyPosted.selector, root));
+        _post(root, 1);
+    }
+
+    function test_revokeRoot_revertsWhenNotAdmin() public {
+        bytes32 root = _postSingleBlobRoot(BLOB_A);
+        bytes32 adminRole = relayRoots.DEFAULT_ADMIN_ROLE();
+        for (uint256 i = 0; i < 2; ++i) {
+            address caller = i == 0 ? stranger : relay;
+            vm.expectRevert(
+                abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, caller, adminRole)
+            );
+            vm.prank(caller);
+            relayRoots.revokeRoot(root);
+        }
+        assertTrue(relayRoots.verifyBlob(BLOB_A, root, new bytes32[](0)));
+    }
+
+    function test_revokeRoot_revertsWhenNeverPosted() public {
+        bytes32 root = _leaf(BLOB_A);
+        vm.expectRevert(abi.encodeWithSelector(IRelayRoots.RelayRootNotPosted.selector, root));
+        vm.prank(admin);
+        relayRoots.revokeRoot(root);
+    }
+
+    function test_revokeRoot_revertsWhenAlreadyRevoked() public {
+        bytes32 root = _postSingleBlobRoot(BLOB_A);
+        vm.startPrank(admin);
+        relayRoots.revokeRoot(root);
+        vm.expectRevert(abi.encodeWithSelector(IRelayRoots.RelayRootAlreadyRevoked.selector, root));
+        relayRoots.revokeRoot(root);
+        vm.stopPrank();
+    }
 }

@@ -10,6 +10,10 @@ import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
 import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
 import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
+import {
+    IParamsConsistencyVerifier,
+    IResultAvailabilityVerifier
+} from "../../contracts/interfaces/IGroth16Verifiers.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @title Drives the whole network with bounded, valid actions
@@ -20,7 +24,8 @@ import {BaseTest} from "./BaseTest.sol";
 /// @dev VALIDATION. A VRF proof cannot be computed in Solidity, so the handler mocks the verifier's answer with
 /// `vm.mockCall` right before each validation: tasks created alone always answer "not sampled" (validated alone),
 /// the original task of a group always answers "sampled" (validated as a group). The seed and key-binding checks
-/// still run on the real code; the EC verification of real proofs is covered by the TypeScript tests.
+/// still run on the real code; the EC verification of real proofs is covered by the TypeScript tests. Likewise both
+/// Groth16 verifiers are mocked to accept right before each group validation and result upload.
 contract TaskManagerHandler is CommonBase, StdUtils {
     TaskManager public immutable TM;
     NodeRegistry public immutable REGISTRY;
@@ -42,6 +47,11 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     uint64 internal constant SCORE_A_NEAR = SCORE_A ^ 0xFF;
     /// @dev 64 bits from A: matches neither.
     uint64 internal constant SCORE_B = ~SCORE_A;
+    /// @dev A valid Baby Jubjub key (Base8) for nodes and apps.
+    uint256 internal constant BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
+    uint256 internal constant BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+    /// @dev An all-zero Groth16 proof; the verifiers are mocked to accept it.
+    ITaskManager.Groth16Proof internal _noProof;
 
     address[] internal _apps;
     uint256[2][] internal _appKeys;
@@ -200,7 +210,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
                 big ? "NVIDIA A100" : "NVIDIA GeForce RTX 4090",
                 big ? 80 : 24,
                 version,
-                [uint256(1), 2],
+                [BJJ_X, BJJ_Y],
                 models
             )
         {
@@ -390,8 +400,9 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         uint256 appIndex = _appOfTask[ids[0]];
         ISamplingVerifier.VRFProof memory proof = _proof(appIndex, ids[0]);
         _mockSamplingNumber(0);
+        _mockProofsValid();
         vm.prank(_apps[appIndex]);
-        try TM.validateTaskGroup(ids[0], ids[1], ids[2], _groupGUID[g], proof) {
+        try TM.validateTaskGroup(ids[0], ids[1], ids[2], _groupGUID[g], proof, _noProof, 0) {
             calls["validateGroup"]++;
         } catch (bytes memory reason) {
             _unexpected(reason);
@@ -401,8 +412,9 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     function _uploadResult(bytes32 id) internal {
         bytes32 blob = keccak256(abi.encode("result", ++_counter));
         bytes32 root = _postSingleBlobRoot(blob);
+        _mockProofsValid();
         vm.prank(TM.getTask(id).selectedNode);
-        try TM.reportTaskResultUploaded(id, blob, root, new bytes32[](0)) {
+        try TM.reportTaskResultUploaded(id, blob, root, new bytes32[](0), _noProof) {
             calls["uploadResult"]++;
         } catch (bytes memory reason) {
             _unexpected(reason);
@@ -431,7 +443,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         // 2.3.0: only the 2.5.0 nodes; 2.0.0: every node.
         input.taskVersion = (shapeSeed / 24) % 3 == 0 ? [uint32(2), 3, 0] : [uint32(2), 0, 0];
         input.taskSize = uint64(1 + ((shapeSeed / 72) % 50));
-        input.appPublicKey = [uint256(1), 2];
+        input.appPublicKey = [BJJ_X, BJJ_Y];
     }
 
     function _create(uint256 appIndex, ITaskManager.TaskInput memory input, uint256 fee) internal returns (bool) {
@@ -499,6 +511,20 @@ contract TaskManagerHandler is CommonBase, StdUtils {
 
     function _mockSamplingNumber(uint256 number) internal {
         vm.mockCall(VERIFIER, abi.encodeWithSelector(ISamplingVerifier.samplingNumber.selector), abi.encode(number));
+    }
+
+    /// @dev Both Groth16 verifiers accept every proof (real proofs are made in the TypeScript tests).
+    function _mockProofsValid() internal {
+        vm.mockCall(
+            address(TM.PARAMS_VERIFIER()),
+            abi.encodeWithSelector(IParamsConsistencyVerifier.verifyProof.selector),
+            abi.encode(true)
+        );
+        vm.mockCall(
+            address(TM.RESULT_VERIFIER()),
+            abi.encodeWithSelector(IResultAvailabilityVerifier.verifyProof.selector),
+            abi.encode(true)
+        );
     }
 
     function _postSingleBlobRoot(bytes32 blob) internal returns (bytes32 root) {

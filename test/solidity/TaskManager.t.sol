@@ -7,6 +7,10 @@ import {IPullPayments} from "../../contracts/interfaces/IPullPayments.sol";
 import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
 import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
 import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
+import {
+    IParamsConsistencyVerifier,
+    IResultAvailabilityVerifier
+} from "../../contracts/interfaces/IGroth16Verifiers.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @dev Validation needs the creator's VRF proof, which Solidity cannot compute. The guards that run before the
@@ -105,6 +109,22 @@ contract TaskManagerTest is BaseTest {
         assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Busy));
         assertEq(registry.getNode(node).lastModelsHash, keccak256(abi.encodePacked(_defaultModels())));
         assertEq(tm.deadlineOf(id), 1_000 + EXECUTION_TIMEOUT);
+    }
+
+    /// @dev Keys the result circuit cannot use: off the curve, (0, 1), a coordinate outside the field.
+    function test_createTask_revertsWhenAppKeyUnusable() public {
+        _joinNode(node);
+        uint256[2][4] memory bad = [[uint256(1), 2], [uint256(0), 1], [BJJ_X, BJJ_Y + BJJ_FIELD], [uint256(0), 0]];
+        for (uint256 i = 0; i < bad.length; ++i) {
+            ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+            input.appPublicKey = bad[i];
+            vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskAppKeyInvalid.selector, input.taskIDCommitment));
+            vm.prank(app);
+            tm.createTask{value: FEE}(input);
+        }
+        assertFalse(tm.isNonceUsed("nonce"));
+        assertEq(tm.totalEscrowed(), 0);
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Available));
     }
 
     function test_createTask_queuesWithoutAnEligibleNode() public {
@@ -466,10 +486,11 @@ contract TaskManagerTest is BaseTest {
         bytes32 id = _validated();
         bytes32 resultHash = _newBlob("result");
         bytes32 root = _postSingleBlobRoot(resultHash);
+        _mockResultProof(true);
         vm.expectEmit(true, true, false, true, address(tm));
         emit ITaskManager.TaskSuccess(id, resultHash);
         vm.prank(node);
-        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0));
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0), _noProof());
 
         _assertTaskStatus(id, ITaskTypes.TaskStatus.EndSuccess);
         assertEq(tm.getTask(id).resultHash, resultHash);
@@ -492,21 +513,129 @@ contract TaskManagerTest is BaseTest {
         bytes32 root = _postSingleBlobRoot(_newBlob("other"));
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskBlobNotInRoot.selector, id, blob, root));
         vm.prank(node);
-        tm.reportTaskResultUploaded(id, blob, root, new bytes32[](0));
+        tm.reportTaskResultUploaded(id, blob, root, new bytes32[](0), _noProof());
     }
 
     function test_reportTaskResultUploaded_revertsWhenNotSelectedNode() public {
         bytes32 id = _validated();
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSelectedNode.selector, id, app, node));
         vm.prank(app);
-        tm.reportTaskResultUploaded(id, bytes32(0), bytes32(0), new bytes32[](0));
+        tm.reportTaskResultUploaded(id, bytes32(0), bytes32(0), new bytes32[](0), _noProof());
     }
 
     function test_reportTaskResultUploaded_revertsBeforeValidation() public {
         bytes32 id = _scoreReady();
         _expectInvalidState(id, ITaskTypes.TaskStatus.ScoreReady);
         vm.prank(node);
-        tm.reportTaskResultUploaded(id, bytes32(0), bytes32(0), new bytes32[](0));
+        tm.reportTaskResultUploaded(id, bytes32(0), bytes32(0), new bytes32[](0), _noProof());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // reportTaskResultUploaded: the ResultAvailability proof (verifier mocked; real proofs in the TS tests)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev A proof with non-zero coordinates, to check that they reach the verifier unchanged.
+    function _someProof() internal pure returns (ITaskManager.Groth16Proof memory p) {
+        p.a = [uint256(11), 12];
+        p.b = [[uint256(13), 14], [uint256(15), 16]];
+        p.c = [uint256(17), 18];
+    }
+
+    function _postedResult() internal returns (bytes32 resultHash, bytes32 root) {
+        resultHash = _newBlob("result");
+        root = _postSingleBlobRoot(resultHash);
+    }
+
+    function test_reportTaskResultUploaded_verifiesTheProofOverTheStoredScore() public {
+        bytes32 id = _validated();
+        (bytes32 resultHash, bytes32 root) = _postedResult();
+        ITaskManager.Groth16Proof memory p = _someProof();
+        // isText = 0, the app's key, the blob hash, the 8-byte pHash as an integer.
+        uint256[5] memory signals = [uint256(0), BJJ_X, BJJ_Y, uint256(resultHash), uint256(SCORE_A)];
+        _mockResultProof(true);
+        vm.expectCall(
+            address(resultVerifier),
+            abi.encodeCall(IResultAvailabilityVerifier.verifyProof, (p.a, p.b, p.c, signals))
+        );
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0), p);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.EndSuccess);
+    }
+
+    function test_reportTaskResultUploaded_textTaskProvesIsTextAndTheWholeScore() public {
+        _joinNode(node);
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
+        input.taskType = ITaskTypes.TaskType.LLM;
+        bytes32 id = _createTask(app, input, FEE);
+        _uploadParameters(id);
+        bytes32 score = keccak256("text output") >> 8; // a field element, like a Poseidon hash
+        _submitScore(id, abi.encodePacked(score));
+        _mockSamplingNumber(NOT_SAMPLED);
+        ISamplingVerifier.VRFProof memory vrf = _proofFor(0, id);
+        vm.prank(app);
+        tm.validateSingleTask(id, vrf);
+
+        (bytes32 resultHash, bytes32 root) = _postedResult();
+        ITaskManager.Groth16Proof memory p = _someProof();
+        uint256[5] memory signals = [uint256(1), BJJ_X, BJJ_Y, uint256(resultHash), uint256(score)];
+        _mockResultProof(true);
+        vm.expectCall(
+            address(resultVerifier),
+            abi.encodeCall(IResultAvailabilityVerifier.verifyProof, (p.a, p.b, p.c, signals))
+        );
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0), p);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.EndSuccess);
+    }
+
+    function test_reportTaskResultUploaded_revertsWhenTheProofIsRejected() public {
+        bytes32 id = _validated();
+        (bytes32 resultHash, bytes32 root) = _postedResult();
+        _mockResultProof(false);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskResultProofInvalid.selector, id));
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0), _someProof());
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Validated);
+        assertEq(tm.totalEscrowed(), FEE);
+        assertEq(tm.withdrawable(node), 0);
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Busy));
+    }
+
+    function test_reportTaskResultUploaded_realVerifierRejectsAMadeUpProof() public {
+        bytes32 id = _validated();
+        (bytes32 resultHash, bytes32 root) = _postedResult();
+        for (uint256 i = 0; i < 2; ++i) {
+            vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskResultProofInvalid.selector, id));
+            vm.prank(node);
+            tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0), i == 0 ? _noProof() : _someProof());
+        }
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Validated);
+    }
+
+    function test_reportTaskResultUploaded_multiImageScoreCannotBeProven() public {
+        // Two pHashes pass submitTaskScore's shape rule, but the circuit hashes exactly one 64×64 image.
+        bytes32 id = _parametersUploaded();
+        _submitScore(id, abi.encodePacked(SCORE_A, SCORE_A));
+        _mockSamplingNumber(NOT_SAMPLED);
+        ISamplingVerifier.VRFProof memory vrf = _proofFor(0, id);
+        vm.prank(app);
+        tm.validateSingleTask(id, vrf);
+        (bytes32 resultHash, bytes32 root) = _postedResult();
+        _mockResultProof(true);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskResultProofInvalid.selector, id));
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, resultHash, root, new bytes32[](0), _someProof());
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Validated);
+    }
+
+    function test_reportTaskResultUploaded_blobCheckComesBeforeTheProof() public {
+        bytes32 id = _validated();
+        bytes32 blob = _newBlob("result");
+        bytes32 root = _postSingleBlobRoot(_newBlob("other"));
+        _mockResultProof(false);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskBlobNotInRoot.selector, id, blob, root));
+        vm.prank(node);
+        tm.reportTaskResultUploaded(id, blob, root, new bytes32[](0), _someProof());
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -527,9 +656,10 @@ contract TaskManagerTest is BaseTest {
 
     function _validateGroup(bytes32[3] memory ids) internal {
         _mockSamplingNumber(SAMPLED);
+        _mockParamsProof(true);
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof(), 0);
     }
 
     function test_validateTaskGroup_allAgreeSplitsTheFeeBySpeed() public {
@@ -625,6 +755,110 @@ contract TaskManagerTest is BaseTest {
         _assertSolvent();
     }
 
+    uint256 internal constant PARAMS_HASH = 0x5eed;
+
+    /// @dev Member i's node joins with its own key: Base8, then its mirror images (-x, y) and (x, -y).
+    function _distinctKey(uint256 i) internal pure returns (uint256[2] memory) {
+        if (i == 0) return [BJJ_X, BJJ_Y];
+        if (i == 1) return [BJJ_FIELD - BJJ_X, BJJ_Y];
+        return [BJJ_X, BJJ_FIELD - BJJ_Y];
+    }
+
+    function _groupWithDistinctKeys() internal returns (bytes32[3] memory ids) {
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(nodes[i]);
+            registry.join{value: MINIMUM_STAKE}(
+                GPU_4090,
+                NODE_VRAM,
+                _defaultVersion(),
+                _distinctKey(i),
+                _defaultModels()
+            );
+            ids[i] = _createTask(app, GROUP_GUID, keccak256(abi.encode("member", i)));
+            assertEq(_selectedNode(ids[i]), nodes[i]);
+            _uploadParameters(ids[i]);
+            _submitScore(ids[i], _imageScore(SCORE_A));
+        }
+    }
+
+    function _paramsSignals(
+        bytes32[3] memory ids,
+        uint256[3] memory order
+    ) internal view returns (uint256[10] memory s) {
+        for (uint256 i = 0; i < 3; ++i) {
+            uint256[2] memory key = _distinctKey(order[i]);
+            s[2 * i] = key[0];
+            s[2 * i + 1] = key[1];
+            s[6 + i] = uint256(tm.getTask(ids[order[i]]).paramsHash);
+        }
+        s[9] = PARAMS_HASH;
+    }
+
+    function test_validateTaskGroup_verifiesTheParamsProofOverKeysAndRecordedBlobHashes() public {
+        bytes32[3] memory ids = _groupWithDistinctKeys();
+        ITaskManager.Groth16Proof memory p = _someProof();
+        // Members in argument order (c1, c3, c2): the node keys and blob hashes follow it.
+        uint256[10] memory signals = _paramsSignals(ids, [uint256(0), 2, 1]);
+        _mockSamplingNumber(SAMPLED);
+        _mockParamsProof(true);
+        vm.expectCall(
+            address(paramsVerifier),
+            abi.encodeCall(IParamsConsistencyVerifier.verifyProof, (p.a, p.b, p.c, signals))
+        );
+        ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[2], ids[1], GROUP_GUID, vrf, p, PARAMS_HASH);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
+    }
+
+    function test_validateTaskGroup_revertsWhenTheParamsProofIsRejected() public {
+        bytes32[3] memory ids = _groupWithDistinctKeys();
+        _mockSamplingNumber(SAMPLED);
+        _mockParamsProof(false);
+        ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskParamsProofInvalid.selector, ids[0]));
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _someProof(), PARAMS_HASH);
+        for (uint256 i = 0; i < 3; ++i) {
+            _assertTaskStatus(ids[i], ITaskTypes.TaskStatus.ScoreReady);
+            assertEq(uint8(_status(nodes[i])), uint8(INodeRegistry.NodeStatus.Busy));
+        }
+        assertEq(tm.withdrawable(app), 0);
+        assertEq(tm.totalEscrowed(), 3 * FEE);
+        assertEq(registry.withdrawable(treasury), 0);
+    }
+
+    function test_validateTaskGroup_realVerifierRejectsAMadeUpProof() public {
+        bytes32[3] memory ids = _groupWithDistinctKeys();
+        _mockSamplingNumber(SAMPLED);
+        ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskParamsProofInvalid.selector, ids[0]));
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _noProof(), PARAMS_HASH);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.ScoreReady);
+    }
+
+    function test_validateTaskGroup_paramsProofNotCheckedWithAnAbortedMember() public {
+        // Nobody can be slashed in a row with an aborted member, so no proof is asked for (any proof will do).
+        bytes32[3] memory ids = _group();
+        _submitScore(ids[0], _imageScore(SCORE_A));
+        _submitScore(ids[1], _imageScore(SCORE_A));
+        vm.warp(block.timestamp + EXECUTION_TIMEOUT);
+        tm.abortTask(ids[2]);
+        _mockSamplingNumber(SAMPLED);
+        _mockParamsProof(false);
+        vm.expectCall(
+            address(paramsVerifier),
+            abi.encodeWithSelector(IParamsConsistencyVerifier.verifyProof.selector),
+            0
+        );
+        ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
+        vm.prank(app);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _noProof(), 0);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
+        _assertTaskStatus(ids[1], ITaskTypes.TaskStatus.EndGroupRefund);
+    }
+
     function test_validateTaskGroup_revertsWhenNotSampled() public {
         bytes32[3] memory ids = _group();
         for (uint256 i = 0; i < 3; ++i) _submitScore(ids[i], _imageScore(SCORE_A));
@@ -632,7 +866,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSampled.selector, ids[0], NOT_SAMPLED));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof(), 0);
     }
 
     function test_validateTaskGroup_revertsWhenFirstIsNotTheOriginal() public {
@@ -641,7 +875,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[1]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupNotOriginal.selector, ids[1], ids[0]));
         vm.prank(app);
-        tm.validateTaskGroup(ids[1], ids[0], ids[2], GROUP_GUID, proof);
+        tm.validateTaskGroup(ids[1], ids[0], ids[2], GROUP_GUID, proof, _noProof(), 0);
     }
 
     function test_validateTaskGroup_revertsWhenDuplicateMember() public {
@@ -649,7 +883,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupDuplicateMember.selector, ids[1]));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[1], GROUP_GUID, proof);
+        tm.validateTaskGroup(ids[0], ids[1], ids[1], GROUP_GUID, proof, _noProof(), 0);
     }
 
     function test_validateTaskGroup_revertsWhenGUIDDoesNotMatch() public {
@@ -660,7 +894,7 @@ contract TaskManagerTest is BaseTest {
             abi.encodeWithSelector(ITaskManager.TaskGroupCommitmentMismatch.selector, ids[0], bytes32("other"))
         );
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], "other", proof);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], "other", proof, _noProof(), 0);
     }
 
     function test_validateTaskGroup_revertsWhenAMemberHasNoResultYet() public {
@@ -670,7 +904,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         _expectInvalidState(ids[2], ITaskTypes.TaskStatus.ParametersUploaded);
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof(), 0);
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { keccak256, solidityPackedKeccak256, toUtf8Bytes } from "ethers";
-import { deployNetwork, ethers, networkHelpers, type Network } from "../helpers/fixture.js";
+import { bjjKeyOf, deployNetwork, ethers, networkHelpers, type Network } from "../helpers/fixture.js";
 import { gpuId, modelId, newTaskIdentity, taskIDCommitment } from "../../src/crypto/commitment.js";
 import { BlobBatch, verifyInclusion } from "../../src/crypto/merkle.js";
 import { hammingDistance64, isWellFormedScore, perturbScore, scoresMatch } from "../../src/crypto/simhash.js";
@@ -28,7 +28,8 @@ describe("unit: crypto helpers (TypeScript against the contracts)", function () 
     it("model and GPU ids are the keccak256 of the UTF-8 name, as NodeRegistry hashes gpuName", async function () {
       expect(modelId("stabilityai/sdxl-turbo")).to.equal(keccak256(toUtf8Bytes("stabilityai/sdxl-turbo")));
       const [node] = net.nodes;
-      await net.registry.connect(node).join("NVIDIA GeForce RTX 4090", 24, [2, 5, 0], [1n, 2n], [], {
+      const key = bjjKeyOf(node.address).publicKey;
+      await net.registry.connect(node).join("NVIDIA GeForce RTX 4090", 24, [2, 5, 0], key, [], {
         value: ethers.parseEther("400"),
       });
       expect((await net.registry.getNode(node.address)).gpuID).to.equal(gpuId("NVIDIA GeForce RTX 4090"));
