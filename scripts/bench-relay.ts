@@ -13,7 +13,7 @@
  * Gas per blob = Σ postRoot gasUsed / Σ blobs over the batches of the run.
  *
  * Environment (all optional): BENCH_N (2000), BENCH_CONCURRENCY (32), BENCH_SIZE (4096), BENCH_BATCH_SIZE (256),
- * BENCH_INTERVAL_MS (2000), BENCH_VERIFY_THREADS (2). The last line is always
+ * BENCH_INTERVAL_MS (2000), BENCH_VERIFY_WORKERS (2). The last line is always
  * `relay uploads_per_s=<N> gas_per_blob=<N>`. Bounded: gives up after 10 minutes.
  */
 import { randomBytes } from "node:crypto";
@@ -38,7 +38,7 @@ const CONCURRENCY = env("BENCH_CONCURRENCY", 32);
 const SIZE = env("BENCH_SIZE", 4096);
 const BATCH_SIZE = env("BENCH_BATCH_SIZE", 256);
 const INTERVAL_MS = env("BENCH_INTERVAL_MS", 2000);
-const VERIFY_THREADS = env("BENCH_VERIFY_THREADS", 2);
+const VERIFY_WORKERS = env("BENCH_VERIFY_WORKERS", 2);
 if (SIZE % 32 !== 0 || SIZE < 128) throw new Error("BENCH_SIZE must be a multiple of 32, at least 128");
 
 const guard = setTimeout(() => {
@@ -71,7 +71,7 @@ try {
     batchIntervalMs: INTERVAL_MS,
     rateLimit: null,
     pollMs: 50,
-    verifier: VERIFY_THREADS > 0 ? new WorkerVerifier(VERIFY_THREADS) : undefined,
+    verifier: VERIFY_WORKERS > 0 ? new WorkerVerifier(VERIFY_WORKERS) : undefined,
   });
   const url = await relay.start();
   const client = new RelayClient(url);

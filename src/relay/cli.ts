@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { JsonRpcProvider, Network, Wallet, isAddress } from "ethers";
 import { RELAY_DEFAULTS } from "./defaults.js";
 
-const DEFAULT_THREADS = Math.min(8, availableParallelism());
+const DEFAULT_WORKERS = Math.min(8, availableParallelism());
 
 const USAGE = `Usage: npm run relay -- [options]
 
@@ -28,8 +28,8 @@ const USAGE = `Usage: npm run relay -- [options]
   --rate-per-s <n>          per-address refill per second             (default ${RELAY_DEFAULTS.rateLimit.perSecond})
   --max-wait-ms <ms>        cap of ?wait=                             (default ${RELAY_DEFAULTS.maxWaitMs})
   --max-in-flight <n>       batches posted concurrently               (default ${RELAY_DEFAULTS.maxInFlight})
-  --verify-threads <n>      worker threads hashing and checking uploads, 0 = main thread
-                            (default: the number of cores, at most 8; here ${DEFAULT_THREADS})
+  --verify-workers <n>      worker processes hashing and checking uploads, 0 = main thread
+                            (default: the number of cores, at most 8; here ${DEFAULT_WORKERS})
   --quiet                   log errors only
   --help                    this text
 `;
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       "rate-per-s": { type: "string" },
       "max-wait-ms": { type: "string" },
       "max-in-flight": { type: "string" },
-      "verify-threads": { type: "string" },
+      "verify-workers": { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -139,7 +139,7 @@ async function main(): Promise<void> {
   const perSecond = int("rate-per-s", values["rate-per-s"], RELAY_DEFAULTS.rateLimit.perSecond, 1);
   const maxWaitMs = int("max-wait-ms", values["max-wait-ms"], RELAY_DEFAULTS.maxWaitMs);
   const maxInFlight = int("max-in-flight", values["max-in-flight"], RELAY_DEFAULTS.maxInFlight, 1);
-  const verifyThreads = int("verify-threads", values["verify-threads"], DEFAULT_THREADS);
+  const verifyWorkers = int("verify-workers", values["verify-workers"], DEFAULT_WORKERS);
   const key = relayKey(values["key-file"]);
 
   const rpc = values.rpc!;
@@ -165,7 +165,7 @@ async function main(): Promise<void> {
     rateLimit: burst === 0 ? null : { burst, perSecond },
     maxWaitMs,
     maxInFlight,
-    verifier: verifyThreads > 0 ? new WorkerVerifier(verifyThreads) : undefined,
+    verifier: verifyWorkers > 0 ? new WorkerVerifier(verifyWorkers) : undefined,
     log: (level, message) => {
       if (quiet && level !== "error") return;
       const line = `${new Date().toISOString()} ${level} ${message}`;

@@ -1,9 +1,11 @@
 /**
- * `UploadVerifier` on a pool of worker threads, so that hashing and signature recovery use every core while the main
- * thread serves HTTP and commits. Workers load ./verify-worker.ts with tsx (inherited from `tsx` runs, added
- * explicitly under Hardhat, which registers tsx in-process).
+ * `UploadVerifier` on a pool of worker processes, so that hashing and signature recovery use every core while the
+ * main thread serves HTTP and commits. Processes rather than worker threads: circomlibjs's WebAssembly Poseidon
+ * (see `useWasmPoseidon`) imports the `web-worker` package, which takes over any worker thread that loads it. Workers
+ * run ./verify-worker.ts with tsx (inherited from `tsx` runs, added explicitly under Hardhat, which registers tsx
+ * in-process); requests and answers travel over the IPC channel with structured-clone serialisation.
  */
-import { Worker } from "node:worker_threads";
+import { fork, type ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { BlobFormatError } from "./protocol.js";
 import { SignatureError, type UploadVerifier, type VerifiedUpload } from "./verify.js";
@@ -28,12 +30,12 @@ interface Pending {
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
   /** Ids of the requests this worker has not answered yet. */
   ids: Set<number>;
 }
 
-/** Least-busy dispatch over `threads` workers (default: cores − 1, at least 1); a worker that dies is replaced. */
+/** Least-busy dispatch over `threads` worker processes (default: cores − 1, at least 1); one that dies is replaced. */
 export class WorkerVerifier implements UploadVerifier {
   private readonly slots: Slot[] = [];
   private readonly pending = new Map<number, Pending>();
@@ -55,7 +57,11 @@ export class WorkerVerifier implements UploadVerifier {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(this.url, { execArgv: this.execArgv });
+    const worker = fork(this.url, [], {
+      execArgv: this.execArgv,
+      serialization: "advanced",
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     const slot: Slot = { worker, ids: new Set() };
     worker.on("message", (res: VerifyResult) => {
       slot.ids.delete(res.id);
@@ -78,7 +84,7 @@ export class WorkerVerifier implements UploadVerifier {
       if (!this.closed && i >= 0) this.slots[i] = this.spawn();
     };
     worker.on("error", (error) => died(error.message));
-    worker.on("exit", (code) => died(`exit code ${code}`));
+    worker.on("exit", (code, signal) => died(signal ?? `exit code ${code}`));
     return slot;
   }
 
@@ -91,14 +97,23 @@ export class WorkerVerifier implements UploadVerifier {
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       const req: VerifyRequest = { id, body, timestamp, signature, expected };
-      slot.worker.postMessage(req);
+      slot.worker.send(req);
     });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (s.worker.exitCode !== null || s.worker.signalCode !== null) return resolve();
+            s.worker.once("exit", () => resolve());
+            s.worker.kill();
+          }),
+      ),
+    );
     this.slots.length = 0;
     for (const [, p] of this.pending) p.reject(new Error("the verifier is closed"));
     this.pending.clear();

@@ -1,10 +1,15 @@
-/** Worker thread of `WorkerVerifier`: runs `verifyUpload` for the main thread. */
-import { parentPort } from "node:worker_threads";
+/** Worker process of `WorkerVerifier`: runs `verifyUpload` for the relay; exits when the relay goes away. */
 import { BlobFormatError } from "./protocol.js";
 import { SignatureError, verifyUpload } from "./verify.js";
 import type { VerifyRequest, VerifyResult } from "./verify-pool.js";
+import { useWasmPoseidon } from "../crypto/blob.js";
 
-parentPort!.on("message", (req: VerifyRequest) => {
+if (!process.send) throw new Error("verify-worker runs as a child process of WorkerVerifier (it needs an IPC channel)");
+const send = process.send.bind(process);
+const ready = useWasmPoseidon(); // listen at once: IPC messages that arrive before a listener are dropped
+
+process.on("message", async (req: VerifyRequest) => {
+  await ready;
   let out: VerifyResult;
   try {
     out = { id: req.id, ok: verifyUpload(req.body, req.timestamp, req.signature, req.expected) };
@@ -12,5 +17,6 @@ parentPort!.on("message", (req: VerifyRequest) => {
     const kind = error instanceof BlobFormatError ? "format" : error instanceof SignatureError ? "signature" : "other";
     out = { id: req.id, error: { kind, message: (error as Error).message } };
   }
-  parentPort!.postMessage(out);
+  send(out);
 });
+process.on("disconnect", () => process.exit(0));

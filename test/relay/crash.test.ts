@@ -50,7 +50,7 @@ describe("relay: crash safety (child processes)", function () {
   async function relay(db: string, extra: string[]): Promise<{ child: Child; client: RelayClient }> {
     const port = await freePort();
     const args = ["--rpc", rpc, "--db", db, "--port", String(port), "--relay-roots", await relayRoots.getAddress()];
-    const child = spawnRelayCli([...args, "--key-file", keyFile, "--verify-threads", "1", ...extra]);
+    const child = spawnRelayCli([...args, "--key-file", keyFile, "--verify-workers", "1", ...extra]);
     children.push(child);
     const [, url] = await waitForOutput(child, /relay listening on (http:\/\/\S+)/, 60_000);
     return { child, client: new RelayClient(url) };

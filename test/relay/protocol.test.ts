@@ -15,6 +15,7 @@ import {
   uploadDigest,
 } from "../../src/relay/protocol.js";
 import { verifyUpload } from "../../src/relay/verify.js";
+import type { ChildProcess } from "node:child_process";
 import { WorkerVerifier } from "../../src/relay/verify-pool.js";
 import { randomBlob } from "./helpers.js";
 
@@ -59,7 +60,7 @@ describe("relay: blob hash and upload signature", function () {
     expect(() => verifyUpload(blob, 1_700_000_001, signed.signature, wallet.address)).to.throw("not by");
   });
 
-  it("the worker pool verifies off the main thread and replaces a worker that dies", async function () {
+  it("the worker pool verifies in worker processes and replaces a worker that dies", async function () {
     const pool = new WorkerVerifier(1);
     try {
       const wallet = Wallet.createRandom();
@@ -69,10 +70,12 @@ describe("relay: blob hash and upload signature", function () {
         blobHash: signed.blobHash,
         signer: wallet.address,
       });
-      const slots = (pool as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+      const slots = (pool as unknown as { slots: { worker: ChildProcess }[] }).slots;
       const dead = slots[0].worker;
-      await dead.terminate();
-      await new Promise((r) => setTimeout(r, 50));
+      expect(dead.pid).to.not.equal(process.pid);
+      const exited = new Promise((r) => dead.once("exit", r));
+      dead.kill("SIGKILL");
+      await exited;
       expect(slots[0].worker).to.not.equal(dead);
       expect((await pool.verify(blob, signed.timestamp, signed.signature)).signer).to.equal(wallet.address);
       let error: Error | undefined;

@@ -27,7 +27,10 @@ import {
   spongeHash,
   toBytes32,
   unpackBytes,
+  useWasmPoseidon,
 } from "../../src/crypto/blob.js";
+import { buildPoseidon } from "circomlibjs";
+import { randomBytes } from "node:crypto";
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 
@@ -92,6 +95,30 @@ describe("unit: blob format (src/crypto/blob.ts)", function () {
       expect(spongeHash([1n, 2n, 3n])).to.equal(
         15061949095353350328928475144300281558933378188384111869729618770914093769028n,
       );
+    });
+  });
+
+  describe("WebAssembly Poseidon (useWasmPoseidon)", function () {
+    const randomField = () => BigInt("0x" + randomBytes(32).toString("hex")) % FIELD_SIZE;
+
+    it("circomlibjs's WASM Poseidon(16) equals poseidon-lite on random and edge inputs", async function () {
+      const wasm = await buildPoseidon();
+      const cases = Array.from({ length: 40 }, () => Array.from({ length: 16 }, randomField));
+      cases.push(new Array<bigint>(16).fill(FIELD_SIZE - 1n), new Array<bigint>(16).fill(0n));
+      for (const inputs of cases) expect(wasm.F.toObject(wasm(inputs))).to.equal(poseidon16(inputs));
+    });
+
+    it("after the switch, spongeHash still gives the known answers and poseidon-lite's chain", async function () {
+      await useWasmPoseidon();
+      await useWasmPoseidon(); // idempotent
+      expect(spongeHash([1n])).to.equal(19618917380378167123964167204218337008939521349129721815063599687834844599159n);
+      const xs = Array.from({ length: 140 }, randomField); // a 4 KiB blob's worth of elements
+      let h = BigInt(xs.length);
+      for (let i = 0; i < xs.length; i += 15) {
+        const chunk = xs.slice(i, i + 15);
+        h = poseidon16([h, ...chunk, ...new Array<bigint>(15 - chunk.length).fill(0n)]);
+      }
+      expect(spongeHash(xs)).to.equal(h);
     });
   });
 
