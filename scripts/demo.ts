@@ -68,7 +68,9 @@ const FEE = parseEther(process.env.DEMO_FEE || "1");
 const RPC_URL = process.env.DEMO_RPC_URL || "";
 const VERBOSE = process.env.DEMO_VERBOSE === "1";
 if (DISHONEST > NODES - 2) {
-  console.error(`demo: DEMO_DISHONEST=${DISHONEST} leaves fewer than 2 honest nodes of ${NODES}; a group needs an honest majority`);
+  console.error(
+    `demo: DEMO_DISHONEST=${DISHONEST} leaves fewer than 2 honest nodes of ${NODES}; a group needs an honest majority`,
+  );
   process.exit(2);
 }
 const STAKE = parseEther("400");
@@ -126,7 +128,8 @@ async function wallet(label: string, balance: bigint): Promise<Wallet> {
     await conn.networkHelpers.setBalance(w.address, balance);
   } else {
     const have = await provider.getBalance(w.address);
-    if (have < balance) await (await (funder as Signer).sendTransaction({ to: w.address, value: balance - have })).wait();
+    if (have < balance)
+      await (await (funder as Signer).sendTransaction({ to: w.address, value: balance - have })).wait();
   }
   return w;
 }
@@ -144,7 +147,9 @@ const addresses: NetworkAddresses = {
   relayRoots: await deployed.relayRoots.getAddress(),
 };
 const deployMs = Date.now() - deployStarted;
-console.log(`  TaskManager ${addresses.taskManager}, NodeRegistry ${addresses.registry}, RelayRoots ${addresses.relayRoots}`);
+console.log(
+  `  TaskManager ${addresses.taskManager}, NodeRegistry ${addresses.registry}, RelayRoots ${addresses.relayRoots}`,
+);
 console.log(`  samplingDivisor ${DIVISOR}: a task is validated by a group of three with probability 1/${DIVISOR}`);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -183,7 +188,8 @@ const watcher = new ChainWatcher(provider, addresses, { pollMs: 100, onError: (e
 await watcher.start();
 
 const names = new Map<string, string>();
-const nameOf = (address: string | null) => (address ? (names.get(address.toLowerCase()) ?? address.slice(0, 10)) : "none");
+const nameOf = (address: string | null) =>
+  address ? (names.get(address.toLowerCase()) ?? address.slice(0, 10)) : "none";
 const dishonestAddresses = new Set<string>();
 const agents: NodeAgent[] = [];
 for (let i = 1; i <= NODES; i++) {
@@ -262,7 +268,12 @@ function requestFor(i: number): TaskRequest {
   if (i % 3 === 2) {
     return {
       taskType: TaskType.LLM,
-      params: { version: "2.0.0", base_model: { name: "meta-llama/Llama-3.2-1B" }, prompt: `Tell a story: ${prompt}`, seed: i },
+      params: {
+        version: "2.0.0",
+        base_model: { name: "meta-llama/Llama-3.2-1B" },
+        prompt: `Tell a story: ${prompt}`,
+        seed: i,
+      },
       fee: FEE,
       minimumVRAM: 8,
     };
@@ -374,7 +385,8 @@ console.log(
     `median time per submission ${secs(median(submissions.map((s) => s.ms)))}`,
 );
 for (const [name, count] of failedBy) console.log(`  ${count} ended with ${name}`);
-for (const s of submissions.filter((x) => x.error).slice(0, 5)) console.log(`    task ${s.index}: ${(s.error as Error).message}`);
+for (const s of submissions.filter((x) => x.error).slice(0, 5))
+  console.log(`    task ${s.index}: ${(s.error as Error).message}`);
 
 section("Validation groups");
 const groups = ok.filter((s) => s.outcome!.sampled);
@@ -462,4 +474,6 @@ console.log(
   `\n  wall time ${secs(Date.now() - t0)} (deploy ${secs(deployMs)}, ${TASKS} tasks ${secs(runMs)}); ` +
     `nodes ${NODES}, dishonest ${DISHONEST}, concurrency ${CONCURRENCY}`,
 );
-console.log(`demo tasks=${TASKS} ok=${ok.length} groups=${groups.length} slashed=${slashes.length} wall_s=${((Date.now() - t0) / 1000).toFixed(1)}`);
+console.log(
+  `demo tasks=${TASKS} ok=${ok.length} groups=${groups.length} slashed=${slashes.length} wall_s=${((Date.now() - t0) / 1000).toFixed(1)}`,
+);

@@ -41,7 +41,13 @@ import {
 } from "../crypto/blob.js";
 import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
 import { RelayClient } from "../relay/client.js";
-import { ProofCache, ZERO_PROOF, paramsConsistencyInput, toProofStruct, type Groth16ProofStruct } from "../zk/proofs.js";
+import {
+  ProofCache,
+  ZERO_PROOF,
+  paramsConsistencyInput,
+  toProofStruct,
+  type Groth16ProofStruct,
+} from "../zk/proofs.js";
 import { TaskAbortReason, TaskStatus, TaskType, isFinal } from "../types.js";
 import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
 import { ChainWatcher } from "../chain/watcher.js";
@@ -317,7 +323,9 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       }
       winner = original;
     } else {
-      const before = await Promise.all(all.map(async (c) => Number(await this.taskManager.taskStatus(c)) as TaskStatus));
+      const before = await Promise.all(
+        all.map(async (c) => Number(await this.taskManager.taskStatus(c)) as TaskStatus),
+      );
       let proof: Groth16ProofStruct = ZERO_PROOF;
       let paramsHash = 0n;
       if (!before.includes(TaskStatus.EndAborted)) {
@@ -344,14 +352,20 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
     if (doneStatus !== TaskStatus.EndSuccess && doneStatus !== TaskStatus.EndGroupSuccess) {
       throw await this.abortedError("result", winner, members);
     }
-    this.stage({ type: "succeeded", taskIDCommitment: id, member: winner.taskIDCommitment, resultHash: done.resultHash });
+    this.stage({
+      type: "succeeded",
+      taskIDCommitment: id,
+      member: winner.taskIDCommitment,
+      resultHash: done.resultHash,
+    });
 
     // 7. download and check
     const blob = blobFromBytes(await this.relay.get(done.resultHash));
     const result = decryptBytes(blob, this.bjjKey.secretKey, RESULT_CAPACITY);
     const score = hexlify(done.score);
     const actual = scoreOf(Number(done.taskType) as TaskType, result);
-    if (actual.toLowerCase() !== score.toLowerCase()) throw new ResultMismatchError(winner.taskIDCommitment, score, actual);
+    if (actual.toLowerCase() !== score.toLowerCase())
+      throw new ResultMismatchError(winner.taskIDCommitment, score, actual);
     this.stage({ type: "downloaded", taskIDCommitment: id, bytes: result.length });
 
     const outcomes = await this.outcomes(members);
@@ -397,9 +411,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       taskSize: request.taskSize ?? 1,
       appPublicKey: this.bjjKey.publicKey,
     };
-    const receipt = await this.tx.send("createTask", () =>
-      this.taskManager.createTask(input, { value: request.fee }),
-    );
+    const receipt = await this.tx.send("createTask", () => this.taskManager.createTask(input, { value: request.fee }));
     let seed: string | null = null;
     let node: string | null = null;
     for (const log of receipt.logs) {
@@ -450,7 +462,12 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       if (status === TaskStatus.EndAborted) return;
       throw error;
     }
-    this.stage({ type: "parametersUploaded", taskIDCommitment: id, member: member.taskIDCommitment, paramsHash: inclusion.blobHash });
+    this.stage({
+      type: "parametersUploaded",
+      taskIDCommitment: id,
+      member: member.taskIDCommitment,
+      paramsHash: inclusion.blobHash,
+    });
   }
 
   private async proveParams(group: [Member, Member, Member]): Promise<[Groth16ProofStruct, bigint]> {

@@ -6,14 +6,7 @@ import { TaskAbortReason, TaskStatus } from "../types.js";
 
 /** The stages of `submitTask`, in order. */
 export type AppStage =
-  | "create"
-  | "sampling"
-  | "dispatch"
-  | "parameters"
-  | "execution"
-  | "validation"
-  | "result"
-  | "download";
+  "create" | "sampling" | "dispatch" | "parameters" | "execution" | "validation" | "result" | "download";
 
 /** Base class: the task (or its validation group) did not deliver a verified result. */
 export class TaskFailedError extends Error {

@@ -30,7 +30,12 @@ export class ContractCallError extends Error {
 }
 
 /** Receives every mined transaction (`call` is the contract function name). */
-export type GasRecorder = (record: { actor: string; call: string; gasUsed: bigint; receipt: ContractTransactionReceipt }) => void;
+export type GasRecorder = (record: {
+  actor: string;
+  call: string;
+  gasUsed: bigint;
+  receipt: ContractTransactionReceipt;
+}) => void;
 
 function revertData(error: unknown): string | null {
   let e = error as { data?: unknown; info?: { error?: { data?: unknown } }; error?: { data?: unknown } } | undefined;

@@ -135,7 +135,8 @@ export class ChainWatcher {
     if (options.until != null && this.latest.timestamp >= options.until) return Promise.resolve("deadline");
     return new Promise((resolve) => {
       const waiter: Waiter = { commitment: key, until: options.until ?? null, resolve };
-      if (options.timeoutMs !== undefined) waiter.timer = setTimeout(() => this.wake(waiter, "timeout"), options.timeoutMs);
+      if (options.timeoutMs !== undefined)
+        waiter.timer = setTimeout(() => this.wake(waiter, "timeout"), options.timeoutMs);
       this.waiters.add(waiter);
     });
   }
@@ -187,7 +188,8 @@ export class ChainWatcher {
       this.nextBlock = to + 1;
       this.latest = { number: to, timestamp: BigInt(block?.timestamp ?? 0) };
       for (const listener of this.blockListeners) listener(this.latest);
-      for (const w of [...this.waiters]) if (w.until !== null && this.latest.timestamp >= w.until) this.wake(w, "deadline");
+      for (const w of [...this.waiters])
+        if (w.until !== null && this.latest.timestamp >= w.until) this.wake(w, "deadline");
     }
   }
 

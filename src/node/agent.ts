@@ -292,12 +292,16 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     let from = this.options.fromBlock ?? 0;
     if (dir) {
       const checkpoint = join(dir, "checkpoint.json");
-      if (existsSync(checkpoint)) from = Math.max(0, (JSON.parse(readFileSync(checkpoint, "utf8")).block as number) - 1);
+      if (existsSync(checkpoint))
+        from = Math.max(0, (JSON.parse(readFileSync(checkpoint, "utf8")).block as number) - 1);
       for (const file of readdirSync(dir)) {
         if (file.startsWith("0x") && file.endsWith(".json")) this.track(file.slice(0, -5));
       }
     }
-    const logs = await this.taskManager.queryFilter(this.taskManager.filters.TaskStarted(undefined, this.address), from);
+    const logs = await this.taskManager.queryFilter(
+      this.taskManager.filters.TaskStarted(undefined, this.address),
+      from,
+    );
     for (const log of logs) this.track(log.args.taskIDCommitment);
     for (const c of [...this.tracked.keys()]) {
       const status = Number(await this.taskManager.taskStatus(c)) as TaskStatus;
@@ -329,7 +333,10 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
         if (!(error instanceof AgentStopped)) {
           this.fail(c, error);
           if (this.running && this.tracked.has(c)) {
-            this.retries.set(c, setTimeout(() => this.wake(c), this.options.retryMs ?? 2_000));
+            this.retries.set(
+              c,
+              setTimeout(() => this.wake(c), this.options.retryMs ?? 2_000),
+            );
           }
         }
       } finally {
@@ -352,8 +359,9 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     }
     const status = Number(info.status) as TaskStatus;
     if (isFinal(status)) {
+      const followed = this.tracked.has(c);
       this.untrack(c);
-      this.emitEvent({ type: "taskEnded", taskIDCommitment: c, status });
+      if (followed) this.emitEvent({ type: "taskEnded", taskIDCommitment: c, status });
       return;
     }
     const deadline = await this.taskManager.deadlineOf(c);
@@ -438,7 +446,12 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     } catch (error) {
       // A blob the relay serves under this hash that does not decrypt to this node's key can never run anywhere.
       if ((error as { status?: number }).status !== undefined) throw error; // relay unreachable: retry later
-      job = { taskType, result: null, score: null, invalidReason: `the parameters do not decrypt: ${(error as Error).message}` };
+      job = {
+        taskType,
+        result: null,
+        score: null,
+        invalidReason: `the parameters do not decrypt: ${(error as Error).message}`,
+      };
     }
     if (params !== null) {
       try {
@@ -462,7 +475,14 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     const message = packBytes(result, RESULT_CAPACITY);
     const ephemeralSecret = randomScalar();
     const blob = encryptBlob(message, appKey, ephemeralSecret, randomNonce128());
-    const input = resultAvailabilityInput(message, appKey, blob, ephemeralSecret, !isImageTask(job.taskType), BigInt(job.score!));
+    const input = resultAvailabilityInput(
+      message,
+      appKey,
+      blob,
+      ephemeralSecret,
+      !isImageTask(job.taskType),
+      BigInt(job.score!),
+    );
     const bytes = blobToBytes(blob);
     const proveStarted = Date.now();
     const [proof, inclusion] = await Promise.all([
@@ -483,7 +503,9 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
   }
 
   private emitEvent(event: NodeAgentEvent): void {
-    this.options.log?.(`${this.name}: ${event.type}${"taskIDCommitment" in event && event.taskIDCommitment ? ` ${event.taskIDCommitment.slice(0, 10)}` : ""}`);
+    this.options.log?.(
+      `${this.name}: ${event.type}${"taskIDCommitment" in event && event.taskIDCommitment ? ` ${event.taskIDCommitment.slice(0, 10)}` : ""}`,
+    );
     this.emit("event", event);
   }
 
