@@ -315,7 +315,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
     if (!sampled) {
       const status = Number(await this.taskManager.taskStatus(id)) as TaskStatus;
       if (status === TaskStatus.EndAborted) throw await this.abortedError("execution", original, members);
-      await this.tx.send("validateSingleTask", () => this.taskManager.validateSingleTask(id, solidityVRF));
+      await this.tx.call("validateSingleTask", this.taskManager.validateSingleTask, [id, solidityVRF]);
       const after = Number(await this.taskManager.taskStatus(id)) as TaskStatus;
       this.stage({ type: "validated", taskIDCommitment: id, statuses: [after] });
       if (after !== TaskStatus.Validated) {
@@ -332,9 +332,13 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
         if (!paramsProof) throw new Error(`${this.name}: no parameters proof for the group of ${id}`);
         [proof, paramsHash] = await paramsProof;
       }
-      await this.tx.send("validateTaskGroup", () =>
-        this.taskManager.validateTaskGroup(all[0], all[1], all[2], taskGUID, solidityVRF, proof, paramsHash),
-      );
+      await this.tx.call("validateTaskGroup", this.taskManager.validateTaskGroup, [
+        ...all,
+        taskGUID,
+        solidityVRF,
+        proof,
+        paramsHash,
+      ]);
       const after = await Promise.all(all.map(async (c) => Number(await this.taskManager.taskStatus(c)) as TaskStatus));
       this.stage({ type: "validated", taskIDCommitment: id, statuses: after });
       const at = after.indexOf(TaskStatus.GroupValidated);
@@ -411,7 +415,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       taskSize: request.taskSize ?? 1,
       appPublicKey: this.bjjKey.publicKey,
     };
-    const receipt = await this.tx.send("createTask", () => this.taskManager.createTask(input, { value: request.fee }));
+    const receipt = await this.tx.call("createTask", this.taskManager.createTask, [input], { value: request.fee });
     let seed: string | null = null;
     let node: string | null = null;
     for (const log of receipt.logs) {
@@ -499,7 +503,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       const appMayAbort = this.options.abortOnDeadline !== false && APP_ABORTS.has(status);
       if (appMayAbort && deadline > 0n && this.watcher.latest.timestamp >= deadline) {
         try {
-          await this.tx.send("abortTask", () => this.taskManager.abortTask(c));
+          await this.tx.call("abortTask", this.taskManager.abortTask, [c]);
           this.stage({ type: "aborted", taskIDCommitment: id, member: c, lastStatus: status });
         } catch (error) {
           // Someone else ended it first, or the next block's clock is not past the deadline yet: look again.

@@ -73,4 +73,22 @@ export class TxSender {
     this.recorder?.({ actor: this.actor, call, gasUsed: receipt.gasUsed, receipt });
     return receipt;
   }
+
+  /**
+   * Sends `method(...args, overrides)` with a gas limit of the estimate plus 25 % and 25,000: the cost of several
+   * calls depends on state other accounts change between the estimate and the block (`createTask` scans the
+   * available nodes; a call that frees a node hands it a queued task), and an exact estimate would run out of gas.
+   */
+  call(call: string, method: ContractMethod, args: unknown[], overrides: { value?: bigint } = {}) {
+    return this.send(call, async () => {
+      const estimate = await method.estimateGas(...args, overrides);
+      return method(...args, { ...overrides, gasLimit: (estimate * 5n) / 4n + 25_000n });
+    });
+  }
+}
+
+/** A typechain contract method, as {@link TxSender.call} uses it. */
+export interface ContractMethod {
+  (...args: any[]): Promise<ContractTransactionResponse>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  estimateGas(...args: any[]): Promise<bigint>; // eslint-disable-line @typescript-eslint/no-explicit-any
 }

@@ -191,9 +191,9 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       }
       const p = this.options.profile ?? DEFAULT_PROFILE;
       this.running = true;
-      await this.tx.send("join", () =>
-        this.registry.join(p.gpuName, p.gpuVRAM, p.version, key, p.models.map(modelId), { value: stake }),
-      );
+      await this.tx.call("join", this.registry.join, [p.gpuName, p.gpuVRAM, p.version, key, p.models.map(modelId)], {
+        value: stake,
+      });
       this.emitEvent({ type: "joined", stake });
     } else if (info.publicKey[0] !== key[0] || info.publicKey[1] !== key[1]) {
       throw new Error(
@@ -394,7 +394,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
         const latest = this.watcher.latest.timestamp;
         if (this.options.abortOnDeadline !== false && deadline > 0n && latest >= deadline) {
           this.ensureRunning();
-          await this.tx.send("abortTask", () => this.taskManager.abortTask(c));
+          await this.tx.call("abortTask", this.taskManager.abortTask, [c]);
           this.emitEvent({ type: "aborted", taskIDCommitment: c, lastStatus: status });
         }
       }
@@ -490,15 +490,13 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       this.relay.upload(this.options.wallet, bytes).then((up) => this.relay.waitForProof(up.blobHash)),
     ]);
     this.ensureRunning();
-    await this.tx.send("reportTaskResultUploaded", () =>
-      this.taskManager.reportTaskResultUploaded(
-        c,
-        inclusion.blobHash,
-        inclusion.root,
-        inclusion.proof,
-        toProofStruct(proof.proof.solidity),
-      ),
-    );
+    await this.tx.call("reportTaskResultUploaded", this.taskManager.reportTaskResultUploaded, [
+      c,
+      inclusion.blobHash,
+      inclusion.root,
+      inclusion.proof,
+      toProofStruct(proof.proof.solidity),
+    ]);
     this.emitEvent({ type: "resultUploaded", taskIDCommitment: c, resultHash: inclusion.blobHash, proveMs: proof.ms });
   }
 

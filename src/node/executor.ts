@@ -179,10 +179,14 @@ export class TextExecutor implements Executor {
     const p = parseStandInParams(params);
     const random = seededRandom(seedOf("text", p.prompt, String(p.seed ?? 0)));
     const words: string[] = [];
-    for (let i = 0; i < (p.max_tokens ?? 40); i++) words.push(WORDS[Math.floor(random() * WORDS.length)]);
-    let text = `${p.prompt} … ${words.join(" ")}.`;
-    while (toUtf8Bytes(text).length > MAX_TEXT_RESULT_BYTES) text = text.slice(0, -1);
-    return { result: toUtf8Bytes(text) };
+    const count = Math.min(p.max_tokens ?? 40, MAX_TEXT_RESULT_BYTES); // more words than bytes cannot fit anyway
+    for (let i = 0; i < count; i++) words.push(WORDS[Math.floor(random() * WORDS.length)]);
+    const bytes = toUtf8Bytes(`${p.prompt} … ${words.join(" ")}.`);
+    if (bytes.length <= MAX_TEXT_RESULT_BYTES) return { result: bytes };
+    // Cut to the circuit's capacity without splitting a UTF-8 character.
+    let end = MAX_TEXT_RESULT_BYTES;
+    while (end > 0 && (bytes[end] & 0xc0) === 0x80) end--;
+    return { result: bytes.slice(0, end) };
   }
 }
 
