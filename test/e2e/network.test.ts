@@ -20,6 +20,9 @@ import { ROOT, startHardhatNode, type Child } from "../relay/local-chain.js";
 import { freePort } from "../relay/helpers.js";
 import { connectContracts, type NetworkAddresses, type NetworkContracts } from "../../src/chain/contracts.js";
 import { keyPairFromSeed } from "../../src/crypto/babyjub.js";
+import { PARAMS_CAPACITY, blobToBytes, encryptBytes } from "../../src/crypto/blob.js";
+import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
+import { RelayClient } from "../../src/relay/client.js";
 import { imageScore, textScore } from "../../src/crypto/phash.js";
 import { scoresMatch } from "../../src/crypto/simhash.js";
 import { createRelay, type Relay } from "../../src/relay/relay.js";
@@ -342,5 +345,65 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
     expect(outcome.members[0].status).to.equal(TaskStatus.EndSuccess);
     expect(textScore(outcome.result)).to.equal(outcome.score);
     expect(new TextDecoder().decode(outcome.result)).to.match(/^Tell a story about a paper boat … /);
+  });
+
+  it("a node whose application never validates aborts at the validation deadline and is paid", async function () {
+    // A lazy application, written with plain contract calls: it creates a task and uploads the parameters, then
+    // never validates the score.
+    const provider = rpcProvider(chain.url);
+    const lazy = hardhatAccount(11, provider);
+    const tm = connectContracts(addresses, lazy).taskManager;
+    const identity = newTaskIdentity();
+    await (
+      await tm.createTask(
+        {
+          taskType: TaskType.LLM,
+          taskIDCommitment: identity.commitment,
+          nonce: identity.nonce,
+          modelIDs: [],
+          minimumVRAM: 8,
+          requiredGPU: gpuId(A100),
+          requiredGPUVRAM: 0,
+          taskVersion: [2, 0, 0],
+          taskSize: 1,
+          appPublicKey: keyPairFromSeed("e2e-lazy-app").publicKey,
+        },
+        { value: FEE },
+      )
+    ).wait();
+    const node = agents[3].nodeAddress;
+    expect((await tm.getTask(identity.commitment)).selectedNode).to.equal(node);
+    const [x, y] = await admin.registry.nodePublicKey(node);
+    const blob = encryptBytes(new TextEncoder().encode('{"prompt": "never validated"}'), PARAMS_CAPACITY, [x, y]);
+    const client = new RelayClient(relay.url);
+    const inclusion = await client.waitForProof((await client.upload(lazy, blobToBytes(blob))).blobHash);
+    await (
+      await tm.reportTaskParametersUploaded(identity.commitment, inclusion.blobHash, inclusion.root, inclusion.proof)
+    ).wait();
+    const before = await admin.taskManager.withdrawable(node);
+
+    const waitFor = async (status: TaskStatus) => {
+      const deadline = Date.now() + 60_000;
+      while ((await tm.taskStatus(identity.commitment)) !== BigInt(status)) {
+        if (Date.now() > deadline) throw new Error(`task not ${TaskStatus[status]} in time`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await waitFor(TaskStatus.ScoreReady);
+    await provider.send("evm_increaseTime", [Number(DEFAULT_TASK_PARAMETERS.validationTimeout) + 1]);
+    await provider.send("evm_mine", []);
+    await waitFor(TaskStatus.EndAborted);
+
+    const info = await tm.getTask(identity.commitment);
+    expect(info.abortReason).to.equal(BigInt(TaskAbortReason.ValidationTimeout));
+    expect(await admin.taskManager.withdrawable(node)).to.equal(before + FEE);
+    const aborted = events[3].find(
+      (e) => e.type === "aborted" && e.taskIDCommitment === identity.commitment.toLowerCase(),
+    );
+    expect(aborted).to.deep.equal({
+      type: "aborted",
+      taskIDCommitment: identity.commitment.toLowerCase(),
+      lastStatus: TaskStatus.ScoreReady,
+    });
   });
 });
