@@ -29,6 +29,7 @@
  *                             http://127.0.0.1:8545); its accounts fund the demo's wallets, or DEMO_PRIVATE_KEY's
  *   DEMO_VERBOSE=1            print every agent and relay log line
  */
+import "../src/relay/quiet-sqlite-warning.js"; // before node:sqlite loads
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -326,6 +326,9 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       const before = await Promise.all(
         all.map(async (c) => Number(await this.taskManager.taskStatus(c)) as TaskStatus),
       );
+      // Every member already aborted (deadlines): nothing to validate.
+      if (before.every((st) => st === TaskStatus.EndAborted))
+        throw await this.abortedError("execution", original, members);
       let proof: Groth16ProofStruct = ZERO_PROOF;
       let paramsHash = 0n;
       if (!before.includes(TaskStatus.EndAborted)) {

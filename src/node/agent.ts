@@ -440,12 +440,12 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     const started = Date.now();
     let job: Job;
     let params: Uint8Array | null = null;
+    // A relay that cannot serve the blob (down, or lost it) is not the parameters' fault: the error propagates and
+    // the step is retried. Only a blob that does not decrypt to this node's key can never run anywhere.
+    const bytes = await this.relay.get(paramsHash);
     try {
-      const blob = blobFromBytes(await this.relay.get(paramsHash));
-      params = decryptBytes(blob, this.options.bjjKey.secretKey, PARAMS_CAPACITY);
+      params = decryptBytes(blobFromBytes(bytes), this.options.bjjKey.secretKey, PARAMS_CAPACITY);
     } catch (error) {
-      // A blob the relay serves under this hash that does not decrypt to this node's key can never run anywhere.
-      if ((error as { status?: number }).status !== undefined) throw error; // relay unreachable: retry later
       job = {
         taskType,
         result: null,
