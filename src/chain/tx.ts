@@ -87,8 +87,8 @@ export class TxSender {
   }
 }
 
-/** A typechain contract method, as {@link TxSender.call} uses it. */
+/** A typechain contract method, as {@link TxSender.call} uses it (`any[]`: each method has its own argument tuple). */
 export interface ContractMethod {
-  (...args: any[]): Promise<ContractTransactionResponse>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  estimateGas(...args: any[]): Promise<bigint>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  (...args: any[]): Promise<ContractTransactionResponse>;
+  estimateGas(...args: any[]): Promise<bigint>;
 }
