@@ -1,0 +1,580 @@
+/**
+ * The application client: submits a task and follows it through the whole lifecycle of the source document
+ * (`../../../shared/spec/task-lifecycle.md`), over ethers v6 and the relay's HTTP API.
+ *
+ * `submitTask(request)`:
+ * 1. **create**: `createTask` with a random GUID and nonce, the fee as `msg.value` and the app's Baby Jubjub key;
+ * 2. **sampling**: the app's VRF (its own secp256k1 key) over the sampling seed of `TaskCreated`; when the output is
+ *    divisible by `samplingDivisor`, two validation tasks with the same GUID and parameters (new nonces) right away;
+ * 3. **dispatch / parameters**: for each task, once a node is selected (`TaskStarted`), the parameters are encrypted
+ *    to that node's registered key, uploaded to the relay, and `reportTaskParametersUploaded` is sent with the relay's
+ *    Merkle proof. For a group, the ParamsConsistency proof is started as soon as the three blobs exist, so it is
+ *    made while the nodes execute;
+ * 4. **execution**: waits for `TaskScoreReady` / `TaskErrorReported` of every member;
+ * 5. **validation**: `validateSingleTask` with the VRF proof, or `validateTaskGroup` with the VRF proof, the GUID and
+ *    the ParamsConsistency proof (the zero proof when a member was aborted: the contract does not check it then);
+ * 6. **result**: waits for `TaskSuccess` of the validated task;
+ * 7. **download**: fetches the result blob from the relay, decrypts it with the app's key, and checks that its sim
+ *    hash is the score on-chain.
+ *
+ * Every stage is reported as an {@link AppStageEvent}. When a stage's on-chain deadline passes while the other
+ * party must act (no node took the queued task, the node never scored, the node never uploaded its result), the
+ * client calls `abortTask` itself and the fee is refunded. Each bad ending throws its own {@link TaskFailedError}
+ * subclass (./errors.ts); a reverted call throws `ContractCallError` with the decoded custom error.
+ */
+import { EventEmitter } from "node:events";
+import { getAddress, hexlify, toUtf8Bytes, type Provider, type Wallet } from "ethers";
+import type { TaskManager } from "../../typechain-types/index.js";
+import { ANY_GPU, gpuId, modelId, newTaskIdentity, randomGUID } from "../crypto/commitment.js";
+import { generateKeyPair, randomScalar, type KeyPair, type PublicKey } from "../crypto/babyjub.js";
+import {
+  PARAMS_CAPACITY,
+  RESULT_CAPACITY,
+  blobFromBytes,
+  blobToBytes,
+  byteCapacity,
+  decryptBytes,
+  encryptBlob,
+  packBytes,
+  randomNonce128,
+  type Blob,
+} from "../crypto/blob.js";
+import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
+import { RelayClient } from "../relay/client.js";
+import {
+  ProofCache,
+  ZERO_PROOF,
+  paramsConsistencyInput,
+  toProofStruct,
+  type Groth16ProofStruct,
+} from "../zk/proofs.js";
+import { TaskAbortReason, TaskStatus, TaskType, isFinal } from "../types.js";
+import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
+import { ChainWatcher } from "../chain/watcher.js";
+import { ContractCallError, TxSender, type GasRecorder } from "../chain/tx.js";
+import { scoreOf } from "../node/executor.js";
+import {
+  GroupDisagreementError,
+  ResultMismatchError,
+  TaskAbortedError,
+  TaskFailedError,
+  TaskParametersRejectedError,
+  TaskTimeoutError,
+  type AppStage,
+} from "./errors.js";
+
+/** What an application asks for. */
+export interface TaskRequest {
+  taskType: TaskType;
+  /** The task parameters: bytes, a string (UTF-8) or an object (JSON). At most 2,077 bytes (the circuit's size). */
+  params: Uint8Array | string | object;
+  /** The fee, in wei. */
+  fee: bigint;
+  /** Names of the models the task needs (e.g. "stabilityai/sdxl-turbo"). */
+  models?: string[];
+  minimumVRAM?: number;
+  /** An exact GPU model name (e.g. "NVIDIA GeForce RTX 4090"); any GPU with `minimumVRAM` when omitted. */
+  requiredGPU?: string;
+  requiredGPUVRAM?: number;
+  /** The minimum node version (default 2.0.0). */
+  version?: [number, number, number];
+  taskSize?: number;
+}
+
+/** What happened to one task of a submission. */
+export interface MemberOutcome {
+  taskIDCommitment: string;
+  role: "original" | "validation";
+  node: string | null;
+  status: TaskStatus;
+  abortReason: TaskAbortReason;
+  score: string;
+  refunded: boolean;
+}
+
+/** A delivered, verified result. */
+export interface TaskOutcome {
+  /** The original task's commitment. */
+  taskIDCommitment: string;
+  taskGUID: string;
+  sampled: boolean;
+  samplingNumber: bigint;
+  members: MemberOutcome[];
+  /** The member whose node delivered the result, and that node. */
+  deliveredBy: { taskIDCommitment: string; node: string };
+  result: Uint8Array;
+  score: string;
+  resultHash: string;
+  /** Fees sent with the tasks, and the part refunded (to withdraw with {@link AppClient.withdraw}). */
+  feesPaid: bigint;
+  refunded: bigint;
+}
+
+/** The stage events of `submitTask` (the first member's commitment identifies the submission). */
+export type AppStageEvent = { taskIDCommitment: string } & (
+  | { type: "created"; member: string; role: "original" | "validation"; node: string | null }
+  | { type: "sampled"; sampled: boolean; samplingNumber: bigint }
+  | { type: "started"; member: string; node: string }
+  | { type: "parametersUploaded"; member: string; paramsHash: string }
+  | { type: "executed"; member: string; status: TaskStatus; score: string }
+  | { type: "validated"; statuses: TaskStatus[] }
+  | { type: "aborted"; member: string; lastStatus: TaskStatus }
+  | { type: "succeeded"; member: string; resultHash: string }
+  | { type: "downloaded"; bytes: number }
+);
+
+export interface AppClientOptions {
+  /** The application's account: a Wallet, because its secret key is also its VRF key. Connected to a provider. */
+  wallet: Wallet;
+  addresses: NetworkAddresses;
+  relayUrl: string;
+  /** The Baby Jubjub key results are encrypted to (default: a fresh random one). */
+  bjjKey?: KeyPair;
+  /** A shared watcher (started if needed; stopped only if the client owns it). */
+  watcher?: ChainWatcher;
+  pollMs?: number;
+  /** Proof maker for the ParamsConsistency proof (default: a private `ProofCache`). */
+  prover?: Pick<ProofCache, "prove">;
+  /** Give up waiting for any one stage after this many ms (default: no limit, the chain's deadlines bound it). */
+  stageTimeoutMs?: number;
+  /** Abort a task whose counterparty missed its deadline (default true). */
+  abortOnDeadline?: boolean;
+  /**
+   * At most this many validation groups open at once (default: no limit). A group holds its nodes until all three
+   * members are scored, so groups whose validation tasks wait in the queue could hold every node; keeping this below
+   * half the number of nodes rules that out. A sampled task waits for a slot before creating its validation tasks.
+   */
+  maxOpenGroups?: number;
+  gasRecorder?: GasRecorder;
+  name?: string;
+}
+
+interface ParamsUpload {
+  message: bigint[];
+  nodeKey: PublicKey;
+  blob: Blob;
+  ephemeralSecret: bigint;
+  blobHash: string;
+}
+
+interface Member {
+  taskIDCommitment: string;
+  role: "original" | "validation";
+  node: string | null;
+  seed: string;
+  upload?: ParamsUpload;
+}
+
+/** Statuses in which the other party must act, so that the app ends the task when the deadline passes. */
+const APP_ABORTS: ReadonlySet<TaskStatus> = new Set([
+  TaskStatus.Queued,
+  TaskStatus.Started,
+  TaskStatus.ParametersUploaded,
+  TaskStatus.Validated,
+  TaskStatus.GroupValidated,
+]);
+
+/** Whether the fee of a task that ended in `status` went back to its creator. */
+export function feeRefunded(status: TaskStatus, reason: TaskAbortReason): boolean {
+  if (status === TaskStatus.EndGroupRefund || status === TaskStatus.EndInvalidated) return true;
+  return status === TaskStatus.EndAborted && reason !== TaskAbortReason.ValidationTimeout;
+}
+
+/** See the file comment. */
+export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
+  readonly name: string;
+  readonly bjjKey: KeyPair;
+  readonly relay: RelayClient;
+  readonly taskManager: TaskManager;
+  readonly watcher: ChainWatcher;
+  private readonly tx: TxSender;
+  private readonly prover: Pick<ProofCache, "prove">;
+  private readonly ownWatcher: boolean;
+  private readonly provider: Provider;
+  private openGroups = 0;
+  private readonly groupWaiters: (() => void)[] = [];
+
+  constructor(private readonly options: AppClientOptions) {
+    super();
+    const provider = options.wallet.provider;
+    if (!provider) throw new Error("AppClient: the wallet must be connected to a provider");
+    this.provider = provider;
+    this.name = options.name ?? "app";
+    this.bjjKey = options.bjjKey ?? generateKeyPair();
+    this.relay = new RelayClient(options.relayUrl);
+    this.taskManager = connectContracts(options.addresses, options.wallet).taskManager;
+    this.tx = new TxSender(this.name, options.gasRecorder);
+    this.prover = options.prover ?? new ProofCache();
+    this.ownWatcher = !options.watcher;
+    this.watcher = options.watcher ?? new ChainWatcher(provider, options.addresses, { pollMs: options.pollMs ?? 250 });
+  }
+
+  get address(): string {
+    return this.options.wallet.address;
+  }
+
+  /** Starts following the chain (also done by the first `submitTask`). */
+  async start(): Promise<void> {
+    await this.watcher.start();
+  }
+
+  /** Stops the client's own watcher; pending `submitTask` calls end with TaskTimeoutError. */
+  async stop(): Promise<void> {
+    if (this.ownWatcher) await this.watcher.stop();
+  }
+
+  /** Withdraws refunded fees; returns the amount (0 when there was nothing). */
+  async withdraw(): Promise<bigint> {
+    const amount = await this.taskManager.withdrawable(this.address);
+    if (amount > 0n) await this.tx.send("withdraw", () => this.taskManager.withdraw());
+    return amount;
+  }
+
+  /**
+   * Runs one task (and its validation group when sampled) to a verified result; see the file comment. Throws a
+   * {@link TaskFailedError} subclass for each bad ending, `RangeError` for parameters too large for the circuit
+   * (before anything is sent), and `ContractCallError` when the chain rejects a call.
+   */
+  async submitTask(request: TaskRequest): Promise<TaskOutcome> {
+    const params = encodeParams(request.params);
+    const limit = byteCapacity(PARAMS_CAPACITY);
+    if (params.length > limit) {
+      throw new RangeError(`the task parameters are ${params.length} bytes; at most ${limit} fit in a parameter blob`);
+    }
+    await this.start();
+    const divisor = (await this.taskManager.config()).samplingDivisor;
+
+    // 1-2. create, sample, and create the validation tasks
+    const taskGUID = randomGUID();
+    const original = await this.create(request, taskGUID, "original", null);
+    const id = original.taskIDCommitment;
+    const vrf = proveVRF(this.options.wallet.privateKey, original.seed);
+    const samplingNumber = vrfOutput(vrf.gamma);
+    const sampled = isSampled(samplingNumber, divisor);
+    this.stage({ type: "sampled", taskIDCommitment: id, sampled, samplingNumber });
+    const members: Member[] = [original];
+    if (!sampled) return this.run(request, params, taskGUID, vrf, samplingNumber, members);
+    await this.acquireGroupSlot();
+    try {
+      members.push(await this.create(request, taskGUID, "validation", id));
+      members.push(await this.create(request, taskGUID, "validation", id));
+      return await this.run(request, params, taskGUID, vrf, samplingNumber, members);
+    } finally {
+      this.releaseGroupSlot();
+    }
+  }
+
+  private async acquireGroupSlot(): Promise<void> {
+    const max = this.options.maxOpenGroups ?? Infinity;
+    while (this.openGroups >= max) await new Promise<void>((resolve) => this.groupWaiters.push(resolve));
+    this.openGroups += 1;
+  }
+
+  private releaseGroupSlot(): void {
+    this.openGroups -= 1;
+    this.groupWaiters.shift()?.();
+  }
+
+  /** Stages 3-7 for the created members (one, or a group of three). */
+  private async run(
+    request: TaskRequest,
+    params: Uint8Array,
+    taskGUID: string,
+    vrf: ReturnType<typeof proveVRF>,
+    samplingNumber: bigint,
+    members: Member[],
+  ): Promise<TaskOutcome> {
+    const original = members[0];
+    const id = original.taskIDCommitment;
+    const sampled = members.length === 3;
+    const all = members.map((m) => m.taskIDCommitment);
+
+    // 3. parameters, as each task is dispatched; the group's params proof starts once all three blobs exist
+    await Promise.all(members.map((m) => this.uploadParameters(id, m, params, all)));
+    const paramsProof =
+      sampled && members.every((m) => m.upload) ? this.proveParams(members as [Member, Member, Member]) : null;
+    paramsProof?.catch(() => undefined); // awaited below; avoid an unhandled rejection meanwhile
+
+    // 4. execution
+    await Promise.all(
+      members.map(async (m) => {
+        const info = await this.waitFor(m, [TaskStatus.ScoreReady, TaskStatus.ErrorReported], "execution", id, all);
+        this.stage({
+          type: "executed",
+          taskIDCommitment: id,
+          member: m.taskIDCommitment,
+          status: Number(info.status),
+          score: hexlify(info.score),
+        });
+      }),
+    );
+
+    // 5. validation
+    const solidityVRF: SolidityVRFProof = toSolidityProof(vrf);
+    let winner: Member;
+    if (!sampled) {
+      const status = Number(await this.taskManager.taskStatus(id)) as TaskStatus;
+      if (status === TaskStatus.EndAborted) throw await this.abortedError("execution", original, members);
+      await this.tx.call("validateSingleTask", this.taskManager.validateSingleTask, [id, solidityVRF]);
+      const after = Number(await this.taskManager.taskStatus(id)) as TaskStatus;
+      this.stage({ type: "validated", taskIDCommitment: id, statuses: [after] });
+      if (after !== TaskStatus.Validated) {
+        throw new TaskParametersRejectedError(id, all, await this.refundedOf(members));
+      }
+      winner = original;
+    } else {
+      const before = await Promise.all(
+        all.map(async (c) => Number(await this.taskManager.taskStatus(c)) as TaskStatus),
+      );
+      // Every member already aborted (deadlines): nothing to validate.
+      if (before.every((st) => st === TaskStatus.EndAborted))
+        throw await this.abortedError("execution", original, members);
+      let proof: Groth16ProofStruct = ZERO_PROOF;
+      let paramsHash = 0n;
+      if (!before.includes(TaskStatus.EndAborted)) {
+        if (!paramsProof) throw new Error(`${this.name}: no parameters proof for the group of ${id}`);
+        [proof, paramsHash] = await paramsProof;
+      }
+      await this.tx.call("validateTaskGroup", this.taskManager.validateTaskGroup, [
+        ...all,
+        taskGUID,
+        solidityVRF,
+        proof,
+        paramsHash,
+      ]);
+      const after = await Promise.all(all.map(async (c) => Number(await this.taskManager.taskStatus(c)) as TaskStatus));
+      this.stage({ type: "validated", taskIDCommitment: id, statuses: after });
+      const at = after.indexOf(TaskStatus.GroupValidated);
+      if (at < 0) {
+        const refunded = await this.refundedOf(members);
+        if (before.every((s) => s !== TaskStatus.ScoreReady)) throw new TaskParametersRejectedError(id, all, refunded);
+        throw new GroupDisagreementError(id, all, after, refunded);
+      }
+      winner = members[at];
+    }
+
+    // 6. result
+    const done = await this.waitFor(winner, [TaskStatus.EndSuccess, TaskStatus.EndGroupSuccess], "result", id, all);
+    const doneStatus = Number(done.status) as TaskStatus;
+    if (doneStatus !== TaskStatus.EndSuccess && doneStatus !== TaskStatus.EndGroupSuccess) {
+      throw await this.abortedError("result", winner, members);
+    }
+    this.stage({
+      type: "succeeded",
+      taskIDCommitment: id,
+      member: winner.taskIDCommitment,
+      resultHash: done.resultHash,
+    });
+
+    // 7. download and check
+    const blob = blobFromBytes(await this.relay.get(done.resultHash));
+    const result = decryptBytes(blob, this.bjjKey.secretKey, RESULT_CAPACITY);
+    const score = hexlify(done.score);
+    const actual = scoreOf(Number(done.taskType) as TaskType, result);
+    if (actual.toLowerCase() !== score.toLowerCase())
+      throw new ResultMismatchError(winner.taskIDCommitment, score, actual);
+    this.stage({ type: "downloaded", taskIDCommitment: id, bytes: result.length });
+
+    const outcomes = await this.outcomes(members);
+    return {
+      taskIDCommitment: id,
+      taskGUID,
+      sampled,
+      samplingNumber,
+      members: outcomes,
+      deliveredBy: { taskIDCommitment: winner.taskIDCommitment, node: getAddress(done.selectedNode) },
+      result,
+      score,
+      resultHash: done.resultHash,
+      feesPaid: request.fee * BigInt(members.length),
+      refunded: outcomes.reduce((sum, m) => sum + (m.refunded ? request.fee : 0n), 0n),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+  // Stages
+  // ---------------------------------------------------------------------------------------------------------------
+
+  private stage(event: AppStageEvent): void {
+    this.emit("stage", event);
+  }
+
+  private async create(
+    request: TaskRequest,
+    taskGUID: string,
+    role: Member["role"],
+    originalId: string | null,
+  ): Promise<Member> {
+    const identity = newTaskIdentity(taskGUID);
+    const input = {
+      taskType: request.taskType,
+      taskIDCommitment: identity.commitment,
+      nonce: identity.nonce,
+      modelIDs: (request.models ?? []).map(modelId),
+      minimumVRAM: request.minimumVRAM ?? 8,
+      requiredGPU: request.requiredGPU ? gpuId(request.requiredGPU) : ANY_GPU,
+      requiredGPUVRAM: request.requiredGPUVRAM ?? 0,
+      taskVersion: request.version ?? [2, 0, 0],
+      taskSize: request.taskSize ?? 1,
+      appPublicKey: this.bjjKey.publicKey,
+    };
+    const receipt = await this.tx.call("createTask", this.taskManager.createTask, [input], { value: request.fee });
+    let seed: string | null = null;
+    let node: string | null = null;
+    for (const log of receipt.logs) {
+      const parsed = this.taskManager.interface.parseLog({ topics: [...log.topics], data: log.data });
+      if (parsed?.name === "TaskCreated") seed = parsed.args.samplingSeed as string;
+      if (parsed?.name === "TaskStarted") node = parsed.args.selectedNode as string;
+    }
+    if (seed === null) throw new Error(`${this.name}: createTask mined without TaskCreated`);
+    const member: Member = { taskIDCommitment: identity.commitment, role, node, seed };
+    this.stage({
+      type: "created",
+      taskIDCommitment: originalId ?? identity.commitment,
+      member: identity.commitment,
+      role,
+      node,
+    });
+    return member;
+  }
+
+  /** Waits for a node, then encrypts the parameters to its key, uploads them and reports the upload. */
+  private async uploadParameters(id: string, member: Member, params: Uint8Array, all: string[]): Promise<void> {
+    const info = await this.waitFor(member, [TaskStatus.Started], "dispatch", id, all);
+    if (Number(info.status) !== TaskStatus.Started) return; // aborted while queued: the group goes on without it
+    const node = getAddress(info.selectedNode);
+    member.node = node;
+    this.stage({ type: "started", taskIDCommitment: id, member: member.taskIDCommitment, node });
+    const registry = connectContracts(this.options.addresses, this.provider).registry;
+    const [x, y] = await registry.nodePublicKey(node);
+    const nodeKey: PublicKey = [x, y];
+    const message = packBytes(params, PARAMS_CAPACITY);
+    const ephemeralSecret = randomScalar();
+    const blob = encryptBlob(message, nodeKey, ephemeralSecret, randomNonce128());
+    const uploaded = await this.relay.upload(this.options.wallet, blobToBytes(blob));
+    const inclusion = await this.relay.waitForProof(uploaded.blobHash);
+    member.upload = { message, nodeKey, blob, ephemeralSecret, blobHash: inclusion.blobHash };
+    try {
+      await this.tx.send("reportTaskParametersUploaded", () =>
+        this.taskManager.reportTaskParametersUploaded(
+          member.taskIDCommitment,
+          inclusion.blobHash,
+          inclusion.root,
+          inclusion.proof,
+        ),
+      );
+    } catch (error) {
+      // The task may have been aborted meanwhile (its deadline passed): the group goes on without it.
+      const status = Number(await this.taskManager.taskStatus(member.taskIDCommitment)) as TaskStatus;
+      if (status === TaskStatus.EndAborted) return;
+      throw error;
+    }
+    this.stage({
+      type: "parametersUploaded",
+      taskIDCommitment: id,
+      member: member.taskIDCommitment,
+      paramsHash: inclusion.blobHash,
+    });
+  }
+
+  private async proveParams(group: [Member, Member, Member]): Promise<[Groth16ProofStruct, bigint]> {
+    const uploads = group.map((m) => m.upload!);
+    const input = paramsConsistencyInput(
+      uploads[0].message,
+      uploads.map((u) => u.nodeKey) as [PublicKey, PublicKey, PublicKey],
+      uploads.map((u) => u.blob) as [Blob, Blob, Blob],
+      uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
+    );
+    const proof = await this.prover.prove("ParamsConsistency", input);
+    return [toProofStruct(proof.solidity), input.publicSignals[9]];
+  }
+
+  /**
+   * Waits until the member's status is in `accept` or final. Meanwhile, when the member's deadline passes in a
+   * status where the other party must act, aborts it (the fee is refunded). Returns the task as last read.
+   */
+  private async waitFor(member: Member, accept: TaskStatus[], stage: AppStage, id: string, all: string[]) {
+    const c = member.taskIDCommitment;
+    const started = Date.now();
+    const limit = this.options.stageTimeoutMs;
+    for (;;) {
+      const version = this.watcher.version(c);
+      const info = await this.taskManager.getTask(c);
+      const status = Number(info.status) as TaskStatus;
+      if (accept.includes(status) || isFinal(status)) return info;
+      const deadline = await this.taskManager.deadlineOf(c);
+      const appMayAbort = this.options.abortOnDeadline !== false && APP_ABORTS.has(status);
+      if (appMayAbort && deadline > 0n && this.watcher.latest.timestamp >= deadline) {
+        try {
+          await this.tx.call("abortTask", this.taskManager.abortTask, [c]);
+          this.stage({ type: "aborted", taskIDCommitment: id, member: c, lastStatus: status });
+        } catch (error) {
+          // Someone else ended it first, or the next block's clock is not past the deadline yet: look again.
+          const name = error instanceof ContractCallError ? error.errorName : null;
+          if (name !== "TaskInvalidState" && name !== "TaskDeadlineNotReached") throw error;
+        }
+        continue;
+      }
+      const left = limit === undefined ? undefined : limit - (Date.now() - started);
+      if (left !== undefined && left <= 0) throw new TaskTimeoutError(stage, c, status, Date.now() - started, all);
+      const reason = await this.watcher.wait(c, {
+        sinceVersion: version,
+        until: appMayAbort && deadline > 0n ? deadline : null,
+        timeoutMs: left,
+      });
+      if (reason === "stopped") throw new TaskTimeoutError(stage, c, status, Date.now() - started, all);
+    }
+  }
+
+  private async outcomes(members: Member[]): Promise<MemberOutcome[]> {
+    return Promise.all(
+      members.map(async (m) => {
+        const info = await this.taskManager.getTask(m.taskIDCommitment);
+        const status = Number(info.status) as TaskStatus;
+        const reason = Number(info.abortReason) as TaskAbortReason;
+        return {
+          taskIDCommitment: m.taskIDCommitment,
+          role: m.role,
+          node: m.node,
+          status,
+          abortReason: reason,
+          score: hexlify(info.score),
+          refunded: feeRefunded(status, reason),
+        };
+      }),
+    );
+  }
+
+  private async refundedOf(members: Member[]): Promise<bigint> {
+    let total = 0n;
+    for (const m of members) {
+      const info = await this.taskManager.getTask(m.taskIDCommitment);
+      if (feeRefunded(Number(info.status), Number(info.abortReason))) total += info.fee;
+    }
+    return total;
+  }
+
+  private async abortedError(stage: AppStage, member: Member, members: Member[]): Promise<TaskFailedError> {
+    const info = await this.taskManager.getTask(member.taskIDCommitment);
+    const events = await this.taskManager.queryFilter(
+      this.taskManager.filters.TaskAborted(member.taskIDCommitment),
+      Math.max(0, this.watcher.latest.number - 10_000),
+    );
+    const last = events.length > 0 ? (Number(events[events.length - 1].args.lastStatus) as TaskStatus) : null;
+    return new TaskAbortedError(
+      stage,
+      member.taskIDCommitment,
+      Number(info.abortReason) as TaskAbortReason,
+      last,
+      members.map((m) => m.taskIDCommitment),
+      await this.refundedOf(members),
+    );
+  }
+}
+
+/** The bytes of `params`: as given, UTF-8 of a string, or the JSON of an object. */
+export function encodeParams(params: TaskRequest["params"]): Uint8Array {
+  if (params instanceof Uint8Array) return params;
+  if (typeof params === "string") return toUtf8Bytes(params);
+  return toUtf8Bytes(JSON.stringify(params));
+}
