@@ -417,10 +417,14 @@ contract NodeRegistryTest is BaseTest {
             assertEq(_selectedNode(id), nodes[1]);
             // Free it again for the next draw.
             _timeOut(id);
-            // Keep health high enough to stay selectable: rejoin resets QoS.
+            // Keep health high enough to stay selectable: rejoin resets QoS. A node that quits is forgotten with
+            // its models, so it reports the download again.
             vm.prank(nodes[1]);
             registry.quit();
+            assertFalse(registry.hasModel(nodes[1], MODEL_LLAMA));
             _joinNode(nodes[1]);
+            vm.prank(nodes[1]);
+            registry.reportModelDownloaded(MODEL_LLAMA);
         }
     }
 
