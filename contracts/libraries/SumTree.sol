@@ -124,7 +124,7 @@ library SumTree {
     }
 
     /// @notice Positions handed out so far (members plus freed positions).
-    function length(Tree storage tree) internal view returns (uint256) {
+    function positions(Tree storage tree) internal view returns (uint256) {
         return tree.length;
     }
 
