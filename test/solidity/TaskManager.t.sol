@@ -5,7 +5,6 @@ import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol"
 import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {IPullPayments} from "../../contracts/interfaces/IPullPayments.sol";
 import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
-import {ITaskQueue} from "../../contracts/interfaces/ITaskQueue.sol";
 import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
 import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
 import {
@@ -1098,35 +1097,6 @@ contract TaskManagerTest is BaseTest {
         _joinNode(node);
         assertEq(_selectedNode(small), node);
         _assertTaskStatus(big.taskIDCommitment, ITaskTypes.TaskStatus.Queued);
-    }
-
-    function test_onNodeAvailable_takesTheBestAmongTheGroupsItServes() public {
-        ITaskManager.TaskInput memory otherModel = _taskInput("guid-1", "nonce-1");
-        otherModel.requiredGPU = keccak256("NVIDIA A100");
-        otherModel.requiredGPUVRAM = 80;
-        _createTask(app, otherModel, 9 ether);
-        ITaskManager.TaskInput memory ownModel = _taskInput("guid-2", "nonce-2");
-        ownModel.requiredGPU = GPU_4090_ID;
-        ownModel.requiredGPUVRAM = NODE_VRAM;
-        _createTask(app, ownModel, 2 ether);
-        bytes32 anyGPU = _createTask(app, "guid-3", "nonce-3", 3 ether);
-        _joinNode(nodes[0]);
-        assertEq(_selectedNode(anyGPU), nodes[0], "the any-GPU group's top is worth more");
-        _joinNode(nodes[1]);
-        assertEq(_selectedNode(ownModel.taskIDCommitment), nodes[1], "its own model's group");
-        _joinNode(nodes[2]);
-        _assertTaskStatus(otherModel.taskIDCommitment, ITaskTypes.TaskStatus.Queued);
-        assertEq(uint8(_status(nodes[2])), uint8(INodeRegistry.NodeStatus.Available));
-    }
-
-    function test_queue_isOwnedByTheTaskManager() public {
-        ITaskQueue queue = tm.QUEUE();
-        assertEq(queue.owner(), address(tm));
-        bytes32 id = _createTask(app, "guid", "nonce");
-        vm.expectRevert(abi.encodeWithSelector(ITaskQueue.QueueCallerNotOwner.selector, stranger));
-        vm.prank(stranger);
-        queue.remove(tm.getTask(id).sequence);
-        assertEq(queue.size(), 1);
     }
 
     function test_onNodeAvailable_finishedTaskHandsTheNodeTheNextOne() public {
