@@ -34,8 +34,8 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     uint256 public constant MIN_MODEL_HOLDERS = 3;
     /// @notice How many nodes are asked to download a scarce model, at most, per task and model.
     uint256 public constant DOWNLOAD_REQUESTS = 10;
-    /// @notice Draws spent looking for those nodes, per task and model.
-    uint256 public constant DOWNLOAD_DRAWS = 20;
+    /// @notice Draws spent looking for those nodes, per task and model, per node to ask.
+    uint256 public constant DOWNLOAD_DRAWS_PER_REQUEST = 2;
 
     /// @dev Group scores held per node; the mean of the last `_SCORE_WINDOW` is Q_long (DESIGN §7).
     uint256 private constant _SCORE_WINDOW = 50;
@@ -44,6 +44,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     /// @dev Kick out when Q_long < 2 over a full window, i.e. when the sum of 50 scores is below 100.
     uint256 private constant _KICK_SCORE_SUM = 2 * _SCORE_WINDOW;
 
+    /// @dev Slot 0 holds everything a draw checks (status, H, scores, VRAM, version) and the GPU-pool position.
     struct Node {
         NodeStatus status;
         uint16 health;
@@ -51,9 +52,8 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         uint16 scoreSum;
         uint64 gpuVRAM;
         uint32[3] version;
-        // Positions in the GPU-model pool and in the VRAM-tier pool (valid while joined).
+        // Position in the GPU-model pool (valid while joined).
         uint32 gpuPos;
-        uint32 tierPos;
         uint8 tier;
         // Q_long fell below 2: the node is removed when its current task ends.
         bool kickPending;
@@ -61,7 +61,10 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         uint256 stake;
         uint256[2] publicKey;
         bytes32 lastModelsHash;
-        uint256 recentScores;
+        // The last 50 group scores, 4 bits each.
+        uint200 recentScores;
+        // Position in the VRAM-tier pool (valid while joined).
+        uint32 tierPos;
     }
 
     /// @dev A sum tree of nodes and who sits at each position.
@@ -249,7 +252,8 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     /// task then goes to a non-local node (phase 2) or, if phase 2 also gives up, to the queue, from which the next
     /// node that becomes available takes it. Before the draw, every model of the task held by fewer than
     /// `MIN_MODEL_HOLDERS` Available nodes is announced with `DownloadModel` to up to `DOWNLOAD_REQUESTS` eligible
-    /// nodes that lack it, drawn from the same pools.
+    /// nodes that lack it, drawn from the same pools (at most `DOWNLOAD_DRAWS_PER_REQUEST` draws per node to ask, and
+    /// only when some Available node lacks the model).
     function selectNode(
         TaskRequirements calldata req,
         uint256 randomness
@@ -261,7 +265,10 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         for (uint256 i = 0; i < req.modelIDs.length; ++i) {
             uint256 holders = _availableHolders[req.modelIDs[i]];
             if (holders == 0) local = false;
-            if (holders < MIN_MODEL_HOLDERS) _requestDownloads(req, source, req.modelIDs[i], randomness, i);
+            // Only when some Available node lacks the model: else there is nobody to ask.
+            if (holders < MIN_MODEL_HOLDERS && holders < _availableCount) {
+                _requestDownloads(req, source, req.modelIDs[i], _availableCount - holders, randomness, i);
+            }
         }
         uint256 bonus = _config.sameModelsBonusBps;
         uint256 attempt;
@@ -338,7 +345,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
             info.scoreCount += 1;
         }
         sum += score;
-        info.recentScores = ((recent << 4) | score) & _SCORE_MASK;
+        info.recentScores = uint200(((recent << 4) | score) & _SCORE_MASK);
         info.scoreSum = uint16(sum);
         if (info.scoreCount == _SCORE_WINDOW && sum < _KICK_SCORE_SUM) {
             // Q_long < 2 over a full window (DESIGN §7): out, stake returned. A node holding a task leaves when the
@@ -504,7 +511,8 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
             source.total = _gpuPools[req.requiredGPU].tree.total();
         } else {
             source.firstTier = Dispatch.vramTier(req.minimumVRAM);
-            source.tierTotals = _tierTotals;
+            // Only the words of the tiers drawn from.
+            for (uint256 word = source.firstTier >> 2; word < 4; ++word) source.tierTotals[word] = _tierTotals[word];
             for (uint256 tier = source.firstTier; tier < Dispatch.VRAM_TIERS; ++tier) {
                 source.total += _tierTotal(source.tierTotals, tier);
             }
@@ -547,17 +555,21 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         accept = uint128(r) % (10_000 + bonus) < 10_000;
     }
 
-    /// @dev Emits `DownloadModel` to up to `DOWNLOAD_REQUESTS` distinct eligible nodes lacking `modelID`.
+    /// @dev Emits `DownloadModel` to up to `DOWNLOAD_REQUESTS` distinct eligible nodes lacking `modelID`, of the
+    /// `lacking` Available nodes without it; with few of them, the draws are fewer too (two per node to ask).
     function _requestDownloads(
         TaskRequirements calldata req,
         Source memory source,
         bytes32 modelID,
+        uint256 lacking,
         uint256 randomness,
         uint256 modelIndex
     ) private {
-        address[] memory asked = new address[](DOWNLOAD_REQUESTS);
+        uint256 wanted = lacking < DOWNLOAD_REQUESTS ? lacking : DOWNLOAD_REQUESTS;
+        uint256 draws = DOWNLOAD_DRAWS_PER_REQUEST * wanted;
+        address[] memory asked = new address[](wanted);
         uint256 count;
-        for (uint256 i = 0; i < DOWNLOAD_DRAWS && count < DOWNLOAD_REQUESTS; ++i) {
+        for (uint256 i = 0; i < draws && count < wanted; ++i) {
             uint256 r = uint256(keccak256(abi.encode(randomness, "download", modelIndex, i)));
             address node = _draw(source, r % source.total);
             if (_hasModel[node][modelID] || !_eligible(_nodes[node], req)) continue;
