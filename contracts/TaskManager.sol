@@ -731,8 +731,8 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (REGISTRY.releaseNode(node, outcome)) _dispatchQueuedTo(node);
     }
 
-    /// @dev Queues the task; a full queue (α · N) evicts its lowest-value task (EndAborted, TaskFeeTooLow, refund) for a
-    /// task worth more, or rejects the new one with `TaskQueueFull` (B5: never just revert when full).
+    /// @dev Queues the task; a full queue (α · N) evicts its lowest-value task (EndAborted, TaskFeeTooLow, refund)
+    /// for a task worth more, or rejects the new one with `TaskQueueFull` (B5: never just revert when full).
     function _enqueue(bytes32 id, Task storage task, INodeRegistry.TaskRequirements memory req, uint256 value) private {
         bool byGPU = req.requiredGPU != bytes32(0);
         bytes32 evicted = QUEUE.push(

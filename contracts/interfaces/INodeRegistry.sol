@@ -192,10 +192,7 @@ interface INodeRegistry is IPullPayments {
     /// @return version Node software version.
     function nodeProfile(
         address node
-    )
-        external
-        view
-        returns (NodeStatus status, uint16 health, bytes32 gpuID, uint64 gpuVRAM, uint32[3] memory version);
+    ) external view returns (NodeStatus status, uint16 health, bytes32 gpuID, uint64 gpuVRAM, uint32[3] memory version);
 
     /// @notice The status of `node`.
     /// @param node The node.

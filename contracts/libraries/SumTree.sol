@@ -133,10 +133,6 @@ library SumTree {
     }
 
     function _sumLanes(uint256 lanes) private pure returns (uint256) {
-        return
-            (lanes & _LANE_MASK) +
-            ((lanes >> 64) & _LANE_MASK) +
-            ((lanes >> 128) & _LANE_MASK) +
-            (lanes >> 192);
+        return (lanes & _LANE_MASK) + ((lanes >> 64) & _LANE_MASK) + ((lanes >> 128) & _LANE_MASK) + (lanes >> 192);
     }
 }

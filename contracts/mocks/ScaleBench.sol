@@ -25,8 +25,8 @@ contract BenchNode {
 /// fit a transaction. The measured calls are made by the benchmark itself, not through this contract.
 contract ScaleBench {
     /// @dev A valid Baby Jubjub key (Base8), for nodes and tasks.
-    uint256 internal constant BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
-    uint256 internal constant BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+    uint256 private constant _BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
+    uint256 private constant _BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
 
     /// @notice Joins `count` nodes (24 GB, version 2.5.0, holding `model`) with stakes that vary deterministically
     /// between `minimumStake` and 10 × `minimumStake`; `msg.value` must cover them (the rest is kept).
@@ -45,7 +45,7 @@ contract ScaleBench {
                 registry,
                 24,
                 [uint32(2), 5, 0],
-                [BJJ_X, BJJ_Y],
+                [_BJJ_X, _BJJ_Y],
                 models
             );
         }
@@ -61,7 +61,7 @@ contract ScaleBench {
         input.minimumVRAM = 8;
         input.taskVersion = [uint32(2), 0, 0];
         input.taskSize = 1;
-        input.appPublicKey = [BJJ_X, BJJ_Y];
+        input.appPublicKey = [_BJJ_X, _BJJ_Y];
         for (uint256 i = 0; i < count; ++i) {
             bytes32 guid = keccak256(abi.encode("bench-guid", first + i));
             input.nonce = keccak256(abi.encode("bench-nonce", first + i));

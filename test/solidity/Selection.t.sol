@@ -61,10 +61,13 @@ contract SelectionTest is BaseTest {
         df -= 1;
     }
 
-    function _newNode(uint256 i, uint256 stake, uint64 vram, uint32[3] memory version, bytes32[] memory models)
-        internal
-        returns (address node)
-    {
+    function _newNode(
+        uint256 i,
+        uint256 stake,
+        uint64 vram,
+        uint32[3] memory version,
+        bytes32[] memory models
+    ) internal returns (address node) {
         node = makeAddr(string.concat("pool-", vm.toString(i)));
         vm.deal(node, stake);
         vm.prank(node);

@@ -50,5 +50,4 @@ contract TaskManagerQueueTest is BaseTest {
         queue.remove(sequence);
         assertEq(queue.size(), 1);
     }
-
 }
