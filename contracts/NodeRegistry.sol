@@ -43,6 +43,9 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     uint256 private constant _SCORE_MASK = (uint256(1) << (_SCORE_WINDOW * 4)) - 1;
     /// @dev Kick out when Q_long < 2 over a full window, i.e. when the sum of 50 scores is below 100.
     uint256 private constant _KICK_SCORE_SUM = 2 * _SCORE_WINDOW;
+    /// @dev The never-cleared top bit of counters and packed totals (see `_availableHolders`).
+    uint256 private constant _MARKER = uint256(1) << 255;
+    uint256 private constant _TOTAL_MASK = type(uint64).max >> 1;
 
     /// @dev Slot 0 holds everything a draw checks (status, H, scores, VRAM, version) and the GPU-pool position.
     struct Node {
@@ -85,12 +88,16 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     mapping(address node => Node info) private _nodes;
     mapping(address node => mapping(bytes32 modelID => bool held)) private _hasModel;
     mapping(address node => bytes32[] modelIDs) private _models;
-    /// @dev Available nodes holding each model (for locality and pre-download).
+    /// @dev Available nodes holding each model (for locality and pre-download), with `_MARKER` set: counters and
+    /// totals keep a never-cleared top bit, so that falling to zero and back (every node busy, then one freed) costs
+    /// 2,900-gas writes instead of 20,000-gas ones.
     mapping(bytes32 modelID => uint256 count) private _availableHolders;
     mapping(bytes32 gpuID => Pool pool) private _gpuPools;
     Pool[16] private _tierPools;
-    /// @dev The total weight of each tier pool, four 64-bit totals per word, so a draw reads 4 words, not 16 roots.
+    /// @dev The total weight of each tier pool, four 64-bit fields per word (63-bit totals, bit 255 is `_MARKER`), so
+    /// a draw reads 4 words, not 16 roots.
     uint256[4] private _tierTotals;
+    /// @dev With `_MARKER` set.
     uint256 private _availableCount;
     uint256 private _nodeCount;
     uint256 private _totalStaked;
@@ -230,7 +237,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         // next draw on (B9).
         _hasModel[msg.sender][modelID] = true;
         _models[msg.sender].push(modelID);
-        if (status == NodeStatus.Available) _availableHolders[modelID] += 1;
+        if (status == NodeStatus.Available) _availableHolders[modelID] = (_availableHolders[modelID] + 1) | _MARKER;
         emit NodeModelDownloaded(msg.sender, modelID);
     }
 
@@ -263,11 +270,12 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         bytes32 modelsHash = Dispatch.modelsHash(req.modelIDs);
         bool local = req.modelIDs.length != 0;
         for (uint256 i = 0; i < req.modelIDs.length; ++i) {
-            uint256 holders = _availableHolders[req.modelIDs[i]];
+            uint256 holders = _availableHolders[req.modelIDs[i]] & ~_MARKER;
             if (holders == 0) local = false;
             // Only when some Available node lacks the model: else there is nobody to ask.
-            if (holders < MIN_MODEL_HOLDERS && holders < _availableCount) {
-                _requestDownloads(req, source, req.modelIDs[i], _availableCount - holders, randomness, i);
+            uint256 available = _availableCount & ~_MARKER;
+            if (holders < MIN_MODEL_HOLDERS && holders < available) {
+                _requestDownloads(req, source, req.modelIDs[i], available - holders, randomness, i);
             }
         }
         uint256 bonus = _config.sameModelsBonusBps;
@@ -428,7 +436,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @inheritdoc INodeRegistry
     function availableModelHolders(bytes32 modelID) external view returns (uint256) {
-        return _availableHolders[modelID];
+        return _availableHolders[modelID] & ~_MARKER;
     }
 
     /// @inheritdoc INodeRegistry
@@ -456,7 +464,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @inheritdoc INodeRegistry
     function availableNodeCount() external view returns (uint256) {
-        return _availableCount;
+        return _availableCount & ~_MARKER;
     }
 
     /// @inheritdoc INodeRegistry
@@ -594,7 +602,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     }
 
     function _tierTotal(uint256[4] memory totals, uint256 tier) private pure returns (uint256) {
-        return (totals[tier >> 2] >> ((tier & 3) * 64)) & type(uint64).max;
+        return (totals[tier >> 2] >> ((tier & 3) * 64)) & _TOTAL_MASK;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -624,7 +632,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     function _storeTierTotal(uint256 tier, uint256 total) private {
         uint256 shift = (tier & 3) * 64;
         uint256 word = _tierTotals[tier >> 2];
-        _tierTotals[tier >> 2] = (word & ~(uint256(type(uint64).max) << shift)) | (total << shift);
+        _tierTotals[tier >> 2] = (word & ~(uint256(type(uint64).max) << shift)) | (total << shift) | _MARKER;
     }
 
     /// @dev Gives both pool positions back (the node's weight there is already zero: it is not Available).
@@ -680,9 +688,12 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         bool isAvailable = to == NodeStatus.Available;
         if (wasAvailable != isAvailable) {
             bytes32[] storage models = _models[node];
+            // The marker stays set: `| _MARKER` sets it on the first write, and the counts never go below zero.
             if (isAvailable) {
-                _availableCount += 1;
-                for (uint256 i = 0; i < models.length; ++i) _availableHolders[models[i]] += 1;
+                _availableCount = (_availableCount + 1) | _MARKER;
+                for (uint256 i = 0; i < models.length; ++i) {
+                    _availableHolders[models[i]] = (_availableHolders[models[i]] + 1) | _MARKER;
+                }
             } else {
                 _availableCount -= 1;
                 for (uint256 i = 0; i < models.length; ++i) _availableHolders[models[i]] -= 1;

@@ -121,10 +121,10 @@ contract SumTreeTest is Test {
     function test_update_revertsOnOverflow() public {
         SumTreeWrapper wrapper = new SumTreeWrapper();
         vm.expectRevert(abi.encodeWithSelector(SumTree.SumTreeOverflow.selector));
-        wrapper.insert(uint256(type(uint64).max) + 1);
-        // Two leaves under one lane of the level above: their sum overflows 64 bits.
+        wrapper.insert(uint256(1) << 63);
+        // Two leaves under one lane of the level above: their sum overflows 63 bits.
         for (uint256 i = 0; i < 5; ++i) wrapper.insert(0);
-        wrapper.update(0, type(uint64).max);
+        wrapper.update(0, (uint256(1) << 63) - 1);
         vm.expectRevert(abi.encodeWithSelector(SumTree.SumTreeOverflow.selector));
         wrapper.update(1, 1);
     }
