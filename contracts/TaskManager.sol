@@ -11,12 +11,13 @@ import {BabyJubjub} from "./libraries/BabyJubjub.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {SimHash} from "./libraries/SimHash.sol";
 import {PullPayments} from "./PullPayments.sol";
+import {TaskQueue} from "./TaskQueue.sol";
+import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
 
 /// @title TaskManager
 /// @notice The task state machine: creation, dispatch and queue, parameter upload, score and error, single and
 /// group validation, result upload, deadlines, fee escrow and settlement.
-/// @dev The queue here is an unordered array scanned in O(q) per operation. DESIGN §10 asks for O(log q)
-/// value-ordered groups, which a later change brings without changing the interface.
+/// @dev The queue (DESIGN §10, O(log q)) lives in a `TaskQueue` this contract deploys and owns.
 contract TaskManager is ITaskManager, AccessControl, PullPayments {
     struct Task {
         // slot 0
@@ -42,11 +43,6 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         bytes32 resultHash;
         uint256[2] appPublicKey;
         bytes score;
-    }
-
-    struct QueueEntry {
-        uint256 value;
-        INodeRegistry.TaskRequirements req;
     }
 
     /// @dev For each target state (16 bits at offset 16·to), the set of states it may be entered from (bit i =
@@ -80,14 +76,13 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     IParamsConsistencyVerifier public immutable PARAMS_VERIFIER;
     /// @notice The Groth16 verifier of the ResultAvailability circuit (result upload).
     IResultAvailabilityVerifier public immutable RESULT_VERIFIER;
+    /// @notice The queue of tasks waiting for a node, deployed by this contract's constructor.
+    ITaskQueue public immutable QUEUE;
 
     mapping(bytes32 taskIDCommitment => Task task) private _tasks;
     mapping(bytes32 nonce => bool used) private _nonceUsed;
     /// @dev For a GroupValidated task: the other agreeing members, whose nodes share its fee.
     mapping(bytes32 taskIDCommitment => bytes32[] peers) private _groupPeers;
-    mapping(bytes32 taskIDCommitment => QueueEntry entry) private _queueEntries;
-    bytes32[] private _queue;
-    mapping(bytes32 taskIDCommitment => uint256 indexPlusOne) private _queueIndex;
     uint256 private _totalEscrowed;
     uint48 private _taskCount;
     uint48 private _scoreCount;
@@ -115,6 +110,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         SAMPLING_VERIFIER = samplingVerifier;
         PARAMS_VERIFIER = paramsVerifier;
         RESULT_VERIFIER = resultVerifier;
+        QUEUE = new TaskQueue(address(this));
         _setConfig(initialConfig);
     }
 
@@ -167,7 +163,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (node != address(0)) {
             _start(id, task, node);
         } else {
-            _enqueue(id, req, taskValue(input.taskType, input.taskSize, msg.value));
+            _enqueue(id, task, req, taskValue(input.taskType, input.taskSize, msg.value));
         }
     }
 
@@ -308,7 +304,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         Task storage task = _getTask(taskIDCommitment);
         TaskStatus status = task.status;
         if (status == TaskStatus.Queued && msg.sender == task.creator) {
-            _dequeue(taskIDCommitment);
+            QUEUE.remove(task.sequence);
             _abort(taskIDCommitment, task, TaskAbortReason.CreatorCancelled);
             _refund(taskIDCommitment, task);
             return;
@@ -320,7 +316,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
         address node = task.selectedNode;
         if (status == TaskStatus.Queued) {
-            _dequeue(taskIDCommitment);
+            QUEUE.remove(task.sequence);
             _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
             _refund(taskIDCommitment, task);
         } else if (status == TaskStatus.Started || status == TaskStatus.ParametersUploaded) {
@@ -392,7 +388,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     /// @inheritdoc ITaskManager
     function queuedTasks() external view returns (bytes32[] memory) {
-        return _queue;
+        return QUEUE.ids();
     }
 
     /// @inheritdoc ITaskManager
@@ -735,88 +731,37 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (REGISTRY.releaseNode(node, outcome)) _dispatchQueuedTo(node);
     }
 
-    function _enqueue(bytes32 id, INodeRegistry.TaskRequirements memory req, uint256 value) private {
-        uint256 length = _queue.length;
-        if (length >= queueCapacity()) {
-            // Full: evict the lowest-value task if the new one is worth more (B5: never just revert when full).
-            (bytes32 lowest, uint256 lowestValue) = _lowestQueued();
-            if (value <= lowestValue) revert TaskQueueFull(value, lowestValue);
-            _dequeue(lowest);
-            Task storage evicted = _tasks[lowest];
-            _abort(lowest, evicted, TaskAbortReason.TaskFeeTooLow);
-            _refund(lowest, evicted);
+    /// @dev Queues the task; a full queue (α · N) evicts its lowest-value task (EndAborted, TaskFeeTooLow, refund)
+    /// for a task worth more, or rejects the new one with `TaskQueueFull` (B5: never just revert when full).
+    function _enqueue(bytes32 id, Task storage task, INodeRegistry.TaskRequirements memory req, uint256 value) private {
+        bool byGPU = req.requiredGPU != bytes32(0);
+        bytes32 evicted = QUEUE.push(
+            id,
+            task.sequence,
+            value,
+            req.requiredGPU,
+            byGPU ? req.requiredGPUVRAM : req.minimumVRAM,
+            req.version,
+            Dispatch.modelsHash(req.modelIDs),
+            queueCapacity()
+        );
+        if (evicted != bytes32(0)) {
+            Task storage lowest = _tasks[evicted];
+            _abort(evicted, lowest, TaskAbortReason.TaskFeeTooLow);
+            _refund(evicted, lowest);
         }
-        QueueEntry storage entry = _queueEntries[id];
-        entry.value = value;
-        entry.req.taskType = req.taskType;
-        entry.req.requiredGPU = req.requiredGPU;
-        entry.req.requiredGPUVRAM = req.requiredGPUVRAM;
-        entry.req.minimumVRAM = req.minimumVRAM;
-        entry.req.version = req.version;
-        entry.req.modelIDs = req.modelIDs;
-        _queue.push(id);
-        _queueIndex[id] = _queue.length;
         emit TaskQueued(id);
     }
 
-    function _lowestQueued() private view returns (bytes32 lowest, uint256 lowestValue) {
-        lowestValue = type(uint256).max;
-        for (uint256 i = 0; i < _queue.length; ++i) {
-            bytes32 id = _queue[i];
-            uint256 value = _queueEntries[id].value;
-            // Ties: the later-created task is evicted first.
-            if (value < lowestValue || (value == lowestValue && _tasks[id].sequence > _tasks[lowest].sequence)) {
-                lowest = id;
-                lowestValue = value;
-            }
-        }
-    }
-
-    function _dequeue(bytes32 id) private {
-        uint256 indexPlusOne = _queueIndex[id];
-        uint256 last = _queue.length;
-        if (indexPlusOne != last) {
-            bytes32 moved = _queue[last - 1];
-            _queue[indexPlusOne - 1] = moved;
-            _queueIndex[moved] = indexPlusOne;
-        }
-        _queue.pop();
-        delete _queueIndex[id];
-        delete _queueEntries[id];
-    }
-
+    /// @dev Hands the freed node the highest-value queued task it can serve (see `TaskQueue` for the groups).
     function _dispatchQueuedTo(address node) private {
-        uint256 length = _queue.length;
-        if (length == 0) return;
-        INodeRegistry.NodeInfo memory info = REGISTRY.getNode(node);
-        if (info.health < Dispatch.HEALTH_MIN) return;
-        bytes32 best;
-        uint256 bestValue;
-        for (uint256 i = 0; i < length; ++i) {
-            bytes32 id = _queue[i];
-            QueueEntry storage entry = _queueEntries[id];
-            if (entry.value <= bestValue && best != bytes32(0)) {
-                if (entry.value < bestValue || _tasks[id].sequence > _tasks[best].sequence) continue;
-            }
-            INodeRegistry.TaskRequirements storage req = entry.req;
-            if (!Dispatch.versionCompatible(info.version, req.version)) continue;
-            if (
-                !Dispatch.hardwareCompatible(
-                    info.gpuID,
-                    info.gpuVRAM,
-                    req.requiredGPU,
-                    req.requiredGPUVRAM,
-                    req.minimumVRAM
-                )
-            ) continue;
-            best = id;
-            bestValue = entry.value;
-        }
-        if (best == bytes32(0)) return;
-        bytes32 modelsHash = Dispatch.modelsHash(_queueEntries[best].req.modelIDs);
-        _dequeue(best);
+        if (QUEUE.size() == 0) return;
+        (, uint16 health, bytes32 gpuID, uint64 vram, uint32[3] memory version) = REGISTRY.nodeProfile(node);
+        if (health < Dispatch.HEALTH_MIN) return;
+        (bytes32 id, bytes32 modelsHash) = QUEUE.popFor(gpuID, vram, version);
+        if (id == bytes32(0)) return;
         REGISTRY.startNode(node, modelsHash);
-        _start(best, _tasks[best], node);
+        _start(id, _tasks[id], node);
     }
 
     function _setConfig(TaskConfig memory newConfig) private {

@@ -90,6 +90,9 @@ interface INodeRegistry is IPullPayments {
     event NodeKickedOut(address indexed node, uint256 stakeReturned);
     /// @notice A node's stake was sent to the treasury because its result disagreed with its group.
     event NodeSlashed(address indexed node, bytes32 indexed taskIDCommitment, uint256 amount);
+    /// @notice Fewer than 3 Available nodes hold `modelID`, which a new task needs: `node` (eligible for the task,
+    /// drawn at random by selection weight) is asked to download it and then call `reportModelDownloaded`.
+    event DownloadModel(address indexed node, bytes32 indexed modelID);
     /// @notice A node reports that it now holds a model locally.
     event NodeModelDownloaded(address indexed node, bytes32 indexed modelID);
     /// @notice A node's status changed (every transition, for indexers).
@@ -105,6 +108,8 @@ interface INodeRegistry is IPullPayments {
     error NodeInvalidProfile(address node);
     /// @notice The node already holds that model.
     error NodeModelAlreadyHeld(address node, bytes32 modelID);
+    /// @notice A node may hold at most `max` models (`count` would be held).
+    error NodeTooManyModels(address node, uint256 count, uint256 max);
     /// @notice The parameters are unusable (zero stake cap, zero treasury, bonus above 100 %).
     error RegistryConfigInvalid();
     /// @notice The task manager was already set.
@@ -138,6 +143,7 @@ interface INodeRegistry is IPullPayments {
     function reportModelDownloaded(bytes32 modelID) external;
 
     /// @notice Draws an eligible Available node, weighted (DESIGN §6), and marks it Busy. Task manager only.
+    /// @dev O(log n): weighted draws from sum trees with rejection sampling for the per-task factors (locality, M).
     /// @param req The task's requirements.
     /// @param randomness The draw's randomness.
     /// @return node The selected node, or zero when no node is eligible.
@@ -155,6 +161,8 @@ interface INodeRegistry is IPullPayments {
     function releaseNode(address node, ReleaseOutcome outcome) external returns (bool available);
 
     /// @notice Records a group task score (10, 5 or 2) for a node. Task manager only.
+    /// @dev When the window is full (50 scores) and their mean Q_long is below 2, the node is kicked out with its
+    /// stake returned (`NodeKickedOut`): at once if it holds no task, else when its task ends (`releaseNode`).
     /// @param node The node.
     /// @param score The score.
     function recordGroupScore(address node, uint8 score) external;
@@ -175,6 +183,17 @@ interface INodeRegistry is IPullPayments {
     /// @return The public key (x, y).
     function nodePublicKey(address node) external view returns (uint256[2] memory);
 
+    /// @notice What the queue needs to match a node with tasks, in one call.
+    /// @param node The node.
+    /// @return status The status.
+    /// @return health The H factor, scaled by 10,000.
+    /// @return gpuID keccak256 of the GPU model name.
+    /// @return gpuVRAM VRAM in GB.
+    /// @return version Node software version.
+    function nodeProfile(
+        address node
+    ) external view returns (NodeStatus status, uint16 health, bytes32 gpuID, uint64 gpuVRAM, uint32[3] memory version);
+
     /// @notice The status of `node`.
     /// @param node The node.
     /// @return The status.
@@ -183,11 +202,18 @@ interface INodeRegistry is IPullPayments {
     /// @notice Whether `node` holds `modelID` locally.
     function hasModel(address node, bytes32 modelID) external view returns (bool);
 
+    /// @notice How many Available nodes hold `modelID` locally.
+    function availableModelHolders(bytes32 modelID) external view returns (uint256);
+
     /// @notice Whether `node` could run a task with `req` right now (ignoring model locality).
     function isEligible(address node, TaskRequirements calldata req) external view returns (bool);
 
     /// @notice The node's current selection weight (DESIGN §6 without the per-task factor M), scaled by 1e18.
     function weightOf(address node) external view returns (uint256);
+
+    /// @notice The weight `node` is drawn with now, in sum-tree units of 1e-9 (zero unless it is Available with
+    /// H >= 0.1); `weightOf` / 1e9 as of the node's last update.
+    function drawWeightOf(address node) external view returns (uint256);
 
     /// @notice Number of joined nodes (every status but Quit).
     function nodeCount() external view returns (uint256);

@@ -988,6 +988,28 @@ describe("integration: every custom error", function () {
       );
     });
 
+    it("NodeTooManyModels(node, count, max)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const max = await net.registry.MAX_MODELS_PER_NODE();
+      const models = Array.from({ length: Number(max) + 1 }, (_, i) => keccak256(toUtf8Bytes(`model-${i}`)));
+      const newcomer = net.nodes[3];
+      await expectRevert(net, {}, () => joinNode(net, newcomer, { models }), net.registry, "NodeTooManyModels", [
+        newcomer.address,
+        max + 1n,
+        max,
+      ]);
+      // A joined node holding `max` models cannot report one more.
+      await (await joinNode(net, newcomer, { models: models.slice(0, Number(max)) })).wait();
+      await expectRevert(
+        net,
+        {},
+        () => net.registry.connect(newcomer).reportModelDownloaded(models[Number(max)]),
+        net.registry,
+        "NodeTooManyModels",
+        [newcomer.address, max + 1n, max],
+      );
+    });
+
     it("RegistryConfigInvalid for a zero stake cap, a zero treasury, a bonus above 100 %", async function () {
       const net = await networkHelpers.loadFixture(networkWithThreeNodes);
       const valid = { ...DEFAULT_REGISTRY_PARAMETERS, treasury: net.treasury.address };
@@ -1279,7 +1301,7 @@ describe("integration: every custom error", function () {
       factory.createInterface().forEachError((error) => declared.add(error.name));
     }
     const missing = [...declared].filter((name) => !source.includes(`"${name}"`));
-    expect(declared.size).to.be.greaterThan(30); // 35 when written
+    expect(declared.size).to.be.greaterThan(30); // 35 when written, 36 with NodeTooManyModels
     expect(missing).to.deep.equal([]);
   });
 });

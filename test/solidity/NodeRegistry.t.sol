@@ -417,10 +417,14 @@ contract NodeRegistryTest is BaseTest {
             assertEq(_selectedNode(id), nodes[1]);
             // Free it again for the next draw.
             _timeOut(id);
-            // Keep health high enough to stay selectable: rejoin resets QoS.
+            // Keep health high enough to stay selectable: rejoin resets QoS. A node that quits is forgotten with
+            // its models, so it reports the download again.
             vm.prank(nodes[1]);
             registry.quit();
+            assertFalse(registry.hasModel(nodes[1], MODEL_LLAMA));
             _joinNode(nodes[1]);
+            vm.prank(nodes[1]);
+            registry.reportModelDownloaded(MODEL_LLAMA);
         }
     }
 
@@ -466,6 +470,135 @@ contract NodeRegistryTest is BaseTest {
         registry.recordGroupScore(node, 10);
         assertGt(registry.weightOf(node), fresh);
         assertEq(registry.weightOf(node), 0.5e18); // S = 1, Q = 1
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // QoS kick-out (DESIGN §7): Q_long < 2 over a full window of 50 scores
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Records `count` scores for `who` as the task manager, alternating `a` and `b`.
+    function _recordScores(address who, uint256 count, uint8 a, uint8 b) internal {
+        vm.startPrank(address(tm));
+        for (uint256 i = 0; i < count; ++i) registry.recordGroupScore(who, i % 2 == 0 ? a : b);
+        vm.stopPrank();
+    }
+
+    function test_kickOut_availableNodeLeavesWithItsStakeWhenMeanBelowTwo() public {
+        _joinNode(node, 1_000 ether);
+        _joinNode(nodes[1]);
+        _recordScores(node, 49, 1, 2); // 49 scores, mean < 2, but the window is not full
+        _assertStatus(node, INodeRegistry.NodeStatus.Available);
+        vm.expectEmit(true, false, false, true, address(registry));
+        emit INodeRegistry.NodeKickedOut(node, 1_000 ether);
+        _recordScores(node, 1, 2, 2); // the 50th: sum = 25 · 1 + 25 · 2 = 75 < 100
+        _assertStatus(node, INodeRegistry.NodeStatus.Quit);
+        assertEq(registry.withdrawable(node), 1_000 ether, "stake returned, not slashed");
+        assertEq(registry.withdrawable(treasury), 0);
+        assertEq(registry.nodeCount(), 1);
+        assertEq(registry.availableNodeCount(), 1);
+        assertEq(registry.totalStaked(), MINIMUM_STAKE);
+        assertEq(registry.drawWeightOf(node), 0);
+        // It is never drawn again: every task goes to the other node.
+        for (uint256 i = 0; i < 4; ++i) {
+            bytes32 id = _createTask(apps[0], keccak256(abi.encode("g", i)), keccak256(abi.encode("n", i)));
+            assertEq(_selectedNode(id), nodes[1]);
+            _timeOut(id);
+            vm.prank(nodes[1]);
+            registry.quit();
+            _joinNode(nodes[1]);
+        }
+    }
+
+    function test_kickOut_meanOfExactlyTwoStays() public {
+        _joinNode(node);
+        _recordScores(node, 60, 2, 2);
+        _assertStatus(node, INodeRegistry.NodeStatus.Available);
+        assertEq(registry.getNode(node).scoreSum, 100);
+    }
+
+    function test_kickOut_busyNodeLeavesWhenItsTaskEnds() public {
+        bytes32 id = _makeBusy(node);
+        _recordScores(node, 50, 0, 1);
+        _assertStatus(node, INodeRegistry.NodeStatus.Busy);
+        // A queued task is not handed to the node that is leaving.
+        bytes32 queued = _createTask(apps[0], "guid-2", "nonce-2");
+        vm.expectEmit(true, false, false, true, address(registry));
+        emit INodeRegistry.NodeKickedOut(node, MINIMUM_STAKE);
+        _timeOut(id);
+        _assertStatus(node, INodeRegistry.NodeStatus.Quit);
+        assertEq(uint8(_taskStatus(queued)), uint8(ITaskTypes.TaskStatus.Queued));
+        assertEq(registry.withdrawable(node), MINIMUM_STAKE);
+        assertEq(registry.nodeCount(), 0);
+        assertEq(address(registry).balance, registry.totalStaked() + registry.totalWithdrawable());
+        // It may join again, with fresh QoS.
+        _joinNode(node);
+        assertEq(registry.getNode(node).scoreCount, 0);
+        assertEq(_selectedNode(queued), node);
+    }
+
+    function test_recordGroupScore_revertsWhenNotJoined() public {
+        _expectInvalidStatus(node, INodeRegistry.NodeStatus.Quit);
+        vm.prank(address(tm));
+        registry.recordGroupScore(node, 10);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Models
+    // ---------------------------------------------------------------------------------------------------------
+
+    function test_join_revertsWithTooManyModels() public {
+        uint256 max = registry.MAX_MODELS_PER_NODE();
+        bytes32[] memory models = new bytes32[](max + 1);
+        for (uint256 i = 0; i < models.length; ++i) models[i] = keccak256(abi.encode("model", i));
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeTooManyModels.selector, node, max + 1, max));
+        vm.prank(node);
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), models);
+    }
+
+    function test_reportModelDownloaded_revertsWithTooManyModels() public {
+        _joinNode(node); // holds one model
+        uint256 max = registry.MAX_MODELS_PER_NODE();
+        vm.startPrank(node);
+        for (uint256 i = 1; i < max; ++i) registry.reportModelDownloaded(keccak256(abi.encode("model", i)));
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeTooManyModels.selector, node, max + 1, max));
+        registry.reportModelDownloaded(keccak256("one too many"));
+        vm.stopPrank();
+    }
+
+    function test_availableModelHolders_followsStatus() public {
+        _joinNode(node);
+        assertEq(registry.availableModelHolders(MODEL_SDXL), 1);
+        vm.prank(node);
+        registry.pause();
+        assertEq(registry.availableModelHolders(MODEL_SDXL), 0);
+        vm.prank(node);
+        registry.reportModelDownloaded(MODEL_LLAMA); // while Paused: held, not available
+        assertEq(registry.availableModelHolders(MODEL_LLAMA), 0);
+        vm.prank(node);
+        registry.resume();
+        assertEq(registry.availableModelHolders(MODEL_SDXL), 1);
+        assertEq(registry.availableModelHolders(MODEL_LLAMA), 1);
+        bytes32 id = _createTask(apps[0], "guid", "nonce");
+        assertEq(_selectedNode(id), node);
+        assertEq(registry.availableModelHolders(MODEL_SDXL), 0);
+        vm.prank(node);
+        registry.quit(); // PendingQuit
+        _timeOut(id);
+        assertEq(registry.availableModelHolders(MODEL_SDXL), 0);
+        assertFalse(registry.hasModel(node, MODEL_SDXL), "a node that quit is forgotten with its models");
+    }
+
+    function test_drawWeightOf_isZeroUnlessAvailableAndHealthy() public {
+        _joinNode(node, STAKE_CAP);
+        assertEq(registry.drawWeightOf(node), registry.weightOf(node) / 1e9);
+        bytes32 id = _createTask(apps[0], "guid", "nonce");
+        assertEq(registry.drawWeightOf(node), 0, "Busy");
+        _timeOut(id); // H = 0.3
+        assertEq(registry.drawWeightOf(node), registry.weightOf(node) / 1e9);
+        id = _createTask(apps[0], "guid-2", "nonce-2");
+        _timeOut(id); // H = 0.09 < 0.1
+        assertGt(registry.weightOf(node), 0);
+        assertEq(registry.drawWeightOf(node), 0, "excluded while H < 0.1");
     }
 
     // ---------------------------------------------------------------------------------------------------------

@@ -670,6 +670,36 @@ contract TaskManagerInvariantTest is BaseTest {
         }
     }
 
+    /// @dev The pools draw exactly the selectable nodes: a node has a draw weight iff it is Available with H >= 0.1,
+    /// and the Available count and the model holder count (every handler node holds SDXL) follow the statuses.
+    function invariant_drawWeightsFollowStatus() public view {
+        uint256 available;
+        for (uint256 i = 0; i < HANDLER_NODES; ++i) {
+            INodeRegistry.NodeInfo memory info = registry.getNode(nodes[i]);
+            bool selectable = info.status == INodeRegistry.NodeStatus.Available && info.health >= 1_000;
+            assertEq(registry.drawWeightOf(nodes[i]) != 0, selectable, "draw weight iff selectable");
+            if (info.status == INodeRegistry.NodeStatus.Available) ++available;
+        }
+        assertEq(registry.availableNodeCount(), available, "available count");
+        assertEq(registry.availableModelHolders(MODEL_SDXL), available, "holders of SDXL");
+    }
+
+    /// @dev The queue holds exactly the Queued tasks.
+    function invariant_queueHoldsTheQueuedTasks() public view {
+        bytes32[] memory queued = tm.queuedTasks();
+        uint256 expected;
+        uint256 n = handler.taskCount();
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 id = handler.taskAt(i);
+            if (tm.taskStatus(id) != ITaskTypes.TaskStatus.Queued) continue;
+            ++expected;
+            bool found;
+            for (uint256 j = 0; j < queued.length; ++j) if (queued[j] == id) found = true;
+            assertTrue(found, "a Queued task is in the queue");
+        }
+        assertEq(queued.length, expected, "queue size");
+    }
+
     /// @dev Not an invariant: a scripted pseudo-random walk over the handler, checking that the campaign is not
     /// vacuous (every action gets as far as its call, and the walk reaches every final state, slashing included)
     /// and that the properties hold at the end.
@@ -705,6 +735,8 @@ contract TaskManagerInvariantTest is BaseTest {
         invariant_registrySolvent();
         invariant_escrowMatchesOpenTasks();
         invariant_nodeHoldsAtMostOneTask();
+        invariant_drawWeightsFollowStatus();
+        invariant_queueHoldsTheQueuedTasks();
         _assertNoUnexpectedReverts();
 
         bytes32[16] memory actions = [

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ITaskManager} from "../interfaces/ITaskManager.sol";
+import {ITaskTypes} from "../interfaces/ITaskTypes.sol";
+
+/// @title A node that joins from its constructor (test and benchmark only)
+/// @notice Lets `ScaleBench` put thousands of nodes into the registry in a few transactions. Each node is a separate
+/// account that calls the real `join`, so the registry's state is exactly what thousands of real joins leave.
+contract BenchNode {
+    constructor(
+        INodeRegistry registry,
+        uint64 vram,
+        uint32[3] memory version,
+        uint256[2] memory publicKey,
+        bytes32[] memory models
+    ) payable {
+        registry.join{value: msg.value}("NVIDIA GeForce RTX 4090", vram, version, publicKey, models);
+    }
+}
+
+/// @title Bulk setup for `scripts/bench-scale.ts` (test and benchmark only, never deployed by deploy/)
+/// @notice Joins many nodes and queues many tasks through the contracts' real external functions, in batches that
+/// fit a transaction. The measured calls are made by the benchmark itself, not through this contract.
+contract ScaleBench {
+    /// @dev A valid Baby Jubjub key (Base8), for nodes and tasks.
+    uint256 private constant _BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
+    uint256 private constant _BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+
+    /// @notice Joins `count` nodes (24 GB, version 2.5.0, holding `model`) with stakes that vary deterministically
+    /// between `minimumStake` and 10 × `minimumStake`; `msg.value` must cover them (the rest is kept).
+    function joinNodes(
+        INodeRegistry registry,
+        uint256 count,
+        uint256 first,
+        uint256 minimumStake,
+        bytes32 model
+    ) external payable {
+        bytes32[] memory models = new bytes32[](1);
+        models[0] = model;
+        for (uint256 i = 0; i < count; ++i) {
+            uint256 stake = minimumStake + ((uint256(keccak256(abi.encode(first + i))) % 10) * minimumStake);
+            new BenchNode{value: stake, salt: bytes32(first + i)}(
+                registry,
+                24,
+                [uint32(2), 5, 0],
+                [_BJJ_X, _BJJ_Y],
+                models
+            );
+        }
+    }
+
+    /// @notice Creates `count` SD tasks with fees that vary deterministically (1 to 1,000 gwei), numbered from
+    /// `first`; `msg.value` must cover them. With no Available node they all queue.
+    function createTasks(ITaskManager tm, uint256 count, uint256 first, bytes32 model) external payable {
+        ITaskManager.TaskInput memory input;
+        input.taskType = ITaskTypes.TaskType.SD;
+        input.modelIDs = new bytes32[](1);
+        input.modelIDs[0] = model;
+        input.minimumVRAM = 8;
+        input.taskVersion = [uint32(2), 0, 0];
+        input.taskSize = 1;
+        input.appPublicKey = [_BJJ_X, _BJJ_Y];
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 guid = keccak256(abi.encode("bench-guid", first + i));
+            input.nonce = keccak256(abi.encode("bench-nonce", first + i));
+            input.taskIDCommitment = keccak256(abi.encodePacked(guid, input.nonce));
+            uint256 fee = (1 + (uint256(guid) % 1_000)) * 1 gwei;
+            tm.createTask{value: fee}(input);
+        }
+    }
+
+    /// @notice Lets the contract take refunds (`withdraw` of the task manager).
+    receive() external payable {}
+}
