@@ -70,24 +70,30 @@ export type Action =
   | { t: "resume"; node: number }
   | { t: "withdraw"; who: number; registry: boolean };
 
+/** The steps every sequence starts with. */
+export const SETUP: readonly Action[] = [
+  { t: "join", node: 0, stake: 1 },
+  { t: "join", node: 1, stake: 2 },
+  { t: "join", node: 2, stake: 0 },
+];
 export const FEES = [1n, 2n, 3n, 5n].map((k) => k * 10n ** 15n);
 export const STAKES = [parseEther("400"), parseEther("800"), parseEther("4000"), parseEther("100")];
 export const WARPS = [30, 10 * 60, 16 * 60, 31 * 60, 61 * 60];
 const SCORE_A = 0x0123456789abcdefn;
 /** A (twice, so agreement is common), a near-A that matches A (8 bits away), and B (matches neither). */
-const SCORES = [SCORE_A, SCORE_A, SCORE_A ^ 0xffn, SCORE_A ^ 0xffffffffffffffffn].map((s) => zeroPadValue(toBeHex(s), 8));
+export const SCORES = [SCORE_A, SCORE_A, SCORE_A ^ 0xffn, SCORE_A ^ 0xffffffffffffffffn].map((s) => zeroPadValue(toBeHex(s), 8));
 const SAMPLED = 10n;
 const NOT_SAMPLED = 11n;
-const MODEL_SDXL = modelId("stabilityai/sdxl-turbo");
+export const MODEL_SDXL = modelId("stabilityai/sdxl-turbo");
 /** A valid Baby Jubjub key (the subgroup generator Base8). */
-const BJJ: [bigint, bigint] = [
+export const BJJ: [bigint, bigint] = [
   5299619240641551281634865583518297030282874472190772894086521144482721001553n,
   16950150798460657717958625567821834550301663161624707787222815936182638968203n,
 ];
-type Proof = { a: [bigint, bigint]; b: [[bigint, bigint], [bigint, bigint]]; c: [bigint, bigint] };
+export type Proof = { a: [bigint, bigint]; b: [[bigint, bigint], [bigint, bigint]]; c: [bigint, bigint] };
 /** The mock Groth16 verifier accepts a proof iff a[0] == 1. */
-const VALID_PROOF: Proof = { a: [1n, 0n], b: [[0n, 0n], [0n, 0n]], c: [0n, 0n] };
-const INVALID_PROOF: Proof = { a: [0n, 0n], b: [[0n, 0n], [0n, 0n]], c: [0n, 0n] };
+export const VALID_PROOF: Proof = { a: [1n, 0n], b: [[0n, 0n], [0n, 0n]], c: [0n, 0n] };
+export const INVALID_PROOF: Proof = { a: [0n, 0n], b: [[0n, 0n], [0n, 0n]], c: [0n, 0n] };
 
 /** The network parameters of the model runs: a small queue, so that eviction and `TaskQueueFull` happen. */
 export const TASK_CONFIG = { ...DEFAULT_TASK_PARAMETERS, queueSizeFactor: 1n, minQueueCapacity: 3n };
@@ -96,13 +102,14 @@ export const TASK_CONFIG = { ...DEFAULT_TASK_PARAMETERS, queueSizeFactor: 1n, mi
 // World
 // ---------------------------------------------------------------------------------------------------------------
 
-interface Actor {
+export interface Actor {
   address: string;
   signer: Signer;
   publicKey: [bigint, bigint];
 }
 
 export interface World {
+  admin: Signer;
   tm: TaskManager;
   registry: NodeRegistry;
   relayRoots: RelayRoots;
@@ -116,7 +123,7 @@ export interface World {
   errors: Interface;
 }
 
-async function actor(label: string): Promise<Actor> {
+export async function actor(label: string): Promise<Actor> {
   const key = new SigningKey(keccak256(toUtf8Bytes(`vss-model:${label}`)));
   const address = new Wallet(key).address;
   await networkHelpers.impersonateAccount(address);
@@ -174,7 +181,7 @@ export async function deployWorld(): Promise<World> {
     unitTime: TASK_CONFIG.unitTime,
     treasury: treasury.address.toLowerCase(),
   };
-  return { tm, registry, relayRoots, lens, apps, nodes, stranger, relay, treasury, config, errors };
+  return { admin, tm, registry, relayRoots, lens, apps, nodes, stranger, relay, treasury, config, errors };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -229,6 +236,9 @@ export class SequenceRun {
 
   async run(actions: readonly Action[]): Promise<void> {
     await this.init();
+    // Every sequence starts with three nodes (part of the world, not of the sequence), so that groups can run.
+    this.current = { t: "liveness" };
+    for (const a of SETUP) await this.apply(a);
     for (let i = 0; i < actions.length; i++) {
       this.step = i;
       this.current = actions[i];

@@ -113,7 +113,7 @@ describe("model-based: chain vs reference model (src/model/network.ts)", functio
       "abort:IncorrectResult",
       "slash",
     ]) {
-      expect([...reached], s).to.include(s);
+      expect([...reached], `${s} not reached; reached ${[...reached].join(", ")}`).to.include(s);
     }
   });
 
