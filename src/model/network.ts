@@ -228,7 +228,9 @@ export class NetworkModel {
     this.escrow += fee;
     this.tmHeld += fee;
 
-    const eligible = [...this.nodes.values()].filter((n) => n.status === NodeStatus.Available && n.health >= HEALTH_MIN);
+    const eligible = [...this.nodes.values()].filter(
+      (n) => n.status === NodeStatus.Available && n.health >= HEALTH_MIN,
+    );
     if (eligible.length > 0) {
       const choice = this.obs.started.shift();
       if (!choice || choice.id !== id) throw new ModelMismatch(`task ${id} should have started on an eligible node`);
@@ -239,7 +241,10 @@ export class NetworkModel {
       return;
     }
     if (BigInt(this.queue.length) >= this.queueCapacity()) {
-      const lowest = this.queue.reduce((min, q) => (this.tasks.get(q)!.value < min ? this.tasks.get(q)!.value : min), task.value * 2n + 1n);
+      const lowest = this.queue.reduce(
+        (min, q) => (this.tasks.get(q)!.value < min ? this.tasks.get(q)!.value : min),
+        task.value * 2n + 1n,
+      );
       if (task.value <= lowest) throw new ModelRevert("TaskQueueFull");
       const evicted = this.obs.evicted.shift();
       if (!evicted || !this.queue.includes(evicted) || this.tasks.get(evicted)!.value !== lowest) {

@@ -41,7 +41,13 @@ import {
 import { BlobBatch } from "../../src/crypto/merkle.js";
 import { modelId } from "../../src/crypto/commitment.js";
 import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
-import { NetworkModel, ModelMismatch, ModelRevert, type ModelConfig, type Observation } from "../../src/model/network.js";
+import {
+  NetworkModel,
+  ModelMismatch,
+  ModelRevert,
+  type ModelConfig,
+  type Observation,
+} from "../../src/model/network.js";
 import { NodeStatus, TaskAbortReason, TaskStatus, TaskType, isFinal } from "../../src/types.js";
 
 export const connection = await network.create();
@@ -81,7 +87,9 @@ export const STAKES = [parseEther("400"), parseEther("800"), parseEther("4000"),
 export const WARPS = [30, 10 * 60, 16 * 60, 31 * 60, 61 * 60];
 const SCORE_A = 0x0123456789abcdefn;
 /** A (twice, so agreement is common), a near-A that matches A (8 bits away), and B (matches neither). */
-export const SCORES = [SCORE_A, SCORE_A, SCORE_A ^ 0xffn, SCORE_A ^ 0xffffffffffffffffn].map((s) => zeroPadValue(toBeHex(s), 8));
+export const SCORES = [SCORE_A, SCORE_A, SCORE_A ^ 0xffn, SCORE_A ^ 0xffffffffffffffffn].map((s) =>
+  zeroPadValue(toBeHex(s), 8),
+);
 const SAMPLED = 10n;
 const NOT_SAMPLED = 11n;
 export const MODEL_SDXL = modelId("stabilityai/sdxl-turbo");
@@ -92,8 +100,22 @@ export const BJJ: [bigint, bigint] = [
 ];
 export type Proof = { a: [bigint, bigint]; b: [[bigint, bigint], [bigint, bigint]]; c: [bigint, bigint] };
 /** The mock Groth16 verifier accepts a proof iff a[0] == 1. */
-export const VALID_PROOF: Proof = { a: [1n, 0n], b: [[0n, 0n], [0n, 0n]], c: [0n, 0n] };
-export const INVALID_PROOF: Proof = { a: [0n, 0n], b: [[0n, 0n], [0n, 0n]], c: [0n, 0n] };
+export const VALID_PROOF: Proof = {
+  a: [1n, 0n],
+  b: [
+    [0n, 0n],
+    [0n, 0n],
+  ],
+  c: [0n, 0n],
+};
+export const INVALID_PROOF: Proof = {
+  a: [0n, 0n],
+  b: [
+    [0n, 0n],
+    [0n, 0n],
+  ],
+  c: [0n, 0n],
+};
 
 /** The network parameters of the model runs: a small queue, so that eviction and `TaskQueueFull` happen. */
 export const TASK_CONFIG = { ...DEFAULT_TASK_PARAMETERS, queueSizeFactor: 1n, minQueueCapacity: 3n };
@@ -285,7 +307,9 @@ export class SequenceRun {
       else throw e;
     }
     if (chainError !== modelError) {
-      this.fail(`chain ${chainError ? `reverted ${chainError}` : "succeeded"}, model ${modelError ? `predicts ${modelError}` : "predicts success"}`);
+      this.fail(
+        `chain ${chainError ? `reverted ${chainError}` : "succeeded"}, model ${modelError ? `predicts ${modelError}` : "predicts success"}`,
+      );
     }
     if (receipt) {
       this.model = next;
@@ -305,7 +329,9 @@ export class SequenceRun {
       const parsed = this.world.errors.parseError(data);
       if (parsed) return parsed.name;
     }
-    const m = /custom error '(\w+)\(/.exec(err.message ?? "") ?? /reverted with reason string '([^']*)'/.exec(err.message ?? "");
+    const m =
+      /custom error '(\w+)\(/.exec(err.message ?? "") ??
+      /reverted with reason string '([^']*)'/.exec(err.message ?? "");
     if (m) return m[1];
     throw e;
   }
@@ -361,7 +387,13 @@ export class SequenceRun {
     const w = this.world;
     const nodes = w.nodes.map((n) => n.address);
     const accounts = [...w.apps, ...w.nodes, w.stranger, w.treasury].map((a) => a.address);
-    const [tasks, nodeViews, tmW, regW, totals, queued] = await w.lens.read(w.tm, w.registry, this.ids, nodes, accounts);
+    const [tasks, nodeViews, tmW, regW, totals, queued] = await w.lens.read(
+      w.tm,
+      w.registry,
+      this.ids,
+      nodes,
+      accounts,
+    );
     const m = this.model;
     for (let i = 0; i < this.ids.length; i++) {
       const id = this.ids[i];
@@ -369,13 +401,16 @@ export class SequenceRun {
       const c = tasks[i];
       const status = Number(c.status) as TaskStatus;
       if (status !== t.status) this.fail(`task ${i} status ${TaskStatus[status]}, model ${TaskStatus[t.status]}`);
-      if (Number(c.abortReason) !== t.abortReason) this.fail(`task ${i} abort reason ${c.abortReason}, model ${t.abortReason}`);
-      if (c.selectedNode.toLowerCase() !== (t.node ?? ZeroAddress)) this.fail(`task ${i} node ${c.selectedNode}, model ${t.node}`);
+      if (Number(c.abortReason) !== t.abortReason)
+        this.fail(`task ${i} abort reason ${c.abortReason}, model ${t.abortReason}`);
+      if (c.selectedNode.toLowerCase() !== (t.node ?? ZeroAddress))
+        this.fail(`task ${i} node ${c.selectedNode}, model ${t.node}`);
       if (c.fee !== t.fee) this.fail(`task ${i} fee ${c.fee}, model ${t.fee}`);
       // Each fee is paid out or refunded exactly once, and only when the task is final.
       const settled = this.settledByEvents.get(id) ?? 0n;
       const expected = isFinal(status) ? t.fee : 0n;
-      if (settled !== expected) this.fail(`task ${i} (${TaskStatus[status]}) settled ${settled} by events, expected ${expected}`);
+      if (settled !== expected)
+        this.fail(`task ${i} (${TaskStatus[status]}) settled ${settled} by events, expected ${expected}`);
       if (t.settled !== expected) this.fail(`task ${i} settled ${t.settled} in the model, expected ${expected}`);
       // States only move along DESIGN §2.
       const before = this.lastStatus.get(id);
@@ -387,19 +422,25 @@ export class SequenceRun {
     for (let i = 0; i < nodes.length; i++) {
       const n = m.node(nodes[i]);
       const c = nodeViews[i];
-      if (Number(c.status) !== n.status) this.fail(`node ${i} status ${NodeStatus[Number(c.status)]}, model ${NodeStatus[n.status]}`);
+      if (Number(c.status) !== n.status)
+        this.fail(`node ${i} status ${NodeStatus[Number(c.status)]}, model ${NodeStatus[n.status]}`);
       if (c.stake !== n.stake) this.fail(`node ${i} stake ${c.stake}, model ${n.stake}`);
-      if (n.status !== NodeStatus.Quit && Number(c.health) !== n.health) this.fail(`node ${i} health ${c.health}, model ${n.health}`);
+      if (n.status !== NodeStatus.Quit && Number(c.health) !== n.health)
+        this.fail(`node ${i} health ${c.health}, model ${n.health}`);
     }
     for (let i = 0; i < accounts.length; i++) {
       const key = accounts[i].toLowerCase();
-      if (tmW[i] !== (m.tmBalances.get(key) ?? 0n)) this.fail(`account ${i} task-manager balance ${tmW[i]}, model ${m.tmBalances.get(key) ?? 0n}`);
-      if (regW[i] !== (m.regBalances.get(key) ?? 0n)) this.fail(`account ${i} registry balance ${regW[i]}, model ${m.regBalances.get(key) ?? 0n}`);
+      if (tmW[i] !== (m.tmBalances.get(key) ?? 0n))
+        this.fail(`account ${i} task-manager balance ${tmW[i]}, model ${m.tmBalances.get(key) ?? 0n}`);
+      if (regW[i] !== (m.regBalances.get(key) ?? 0n))
+        this.fail(`account ${i} registry balance ${regW[i]}, model ${m.regBalances.get(key) ?? 0n}`);
     }
     // Money conservation: each contract holds exactly what it owes (the treasury's slashed stake is a registry
     // balance), and both hold what the model says was deposited and not withdrawn.
-    if (totals.tmBalance !== totals.tmEscrowed + totals.tmWithdrawable) this.fail("task manager balance ≠ escrow + withdrawable");
-    if (totals.regBalance !== totals.regStaked + totals.regWithdrawable) this.fail("registry balance ≠ stakes + withdrawable");
+    if (totals.tmBalance !== totals.tmEscrowed + totals.tmWithdrawable)
+      this.fail("task manager balance ≠ escrow + withdrawable");
+    if (totals.regBalance !== totals.regStaked + totals.regWithdrawable)
+      this.fail("registry balance ≠ stakes + withdrawable");
     if (totals.tmEscrowed !== m.escrow) this.fail(`escrow ${totals.tmEscrowed}, model ${m.escrow}`);
     if (totals.tmBalance !== m.tmHeld) this.fail(`task manager holds ${totals.tmBalance}, model ${m.tmHeld}`);
     if (totals.regBalance !== m.regHeld) this.fail(`registry holds ${totals.regBalance}, model ${m.regHeld}`);
@@ -500,7 +541,12 @@ export class SequenceRun {
     const w = this.world;
     switch (a.t) {
       case "create": {
-        await this.create(w.apps[a.app % w.apps.length], this.fresh("guid"), this.fresh("nonce"), FEES[a.fee % FEES.length]);
+        await this.create(
+          w.apps[a.app % w.apps.length],
+          this.fresh("guid"),
+          this.fresh("nonce"),
+          FEES[a.fee % FEES.length],
+        );
         return;
       }
       case "group": {
@@ -543,7 +589,13 @@ export class SequenceRun {
             return this.apply({ t: "validate", task: this.ids.indexOf(id), byStranger: false, lie: false });
           case TaskStatus.Validated:
           case TaskStatus.GroupValidated:
-            return this.apply({ t: "result", task: this.ids.indexOf(id), byOtherNode: false, inRoot: true, proofValid: true });
+            return this.apply({
+              t: "result",
+              task: this.ids.indexOf(id),
+              byOtherNode: false,
+              inRoot: true,
+              proofValid: true,
+            });
           default:
             return this.compare();
         }
@@ -567,14 +619,22 @@ export class SequenceRun {
         if (!id) return this.compare();
         const node = this.nodeActor(this.model.tasks.get(id)!.node, a.byOtherNode);
         const score = SCORES[a.score % SCORES.length];
-        await this.both(node, () => w.tm.connect(node.signer).submitTaskScore(id, score), (m) => m.submitTaskScore(id, score));
+        await this.both(
+          node,
+          () => w.tm.connect(node.signer).submitTaskScore(id, score),
+          (m) => m.submitTaskScore(id, score),
+        );
         return;
       }
       case "error": {
         const id = this.taskAt(a.task);
         if (!id) return this.compare();
         const node = this.nodeActor(this.model.tasks.get(id)!.node, false);
-        await this.both(node, () => w.tm.connect(node.signer).reportTaskError(id, 1), (m) => m.reportTaskError(id));
+        await this.both(
+          node,
+          () => w.tm.connect(node.signer).reportTaskError(id, 1),
+          (m) => m.reportTaskError(id),
+        );
         return;
       }
       case "validate": {
@@ -588,7 +648,10 @@ export class SequenceRun {
           const number = a.lie ? NOT_SAMPLED : SAMPLED;
           await this.both(
             caller,
-            () => w.tm.connect(caller.signer).validateTaskGroup(c1, c2, c3, group.guid, this.vrfProof(app, c1, number), VALID_PROOF, 0n),
+            () =>
+              w.tm
+                .connect(caller.signer)
+                .validateTaskGroup(c1, c2, c3, group.guid, this.vrfProof(app, c1, number), VALID_PROOF, 0n),
             (m) => m.validateTaskGroup([c1, c2, c3], number, true),
           );
         } else {
@@ -609,7 +672,10 @@ export class SequenceRun {
         const { root, proof } = await this.postRoot(a.inRoot ? blob : this.fresh("held-blob"));
         await this.both(
           node,
-          () => w.tm.connect(node.signer).reportTaskResultUploaded(id, blob, root, proof, a.proofValid ? VALID_PROOF : INVALID_PROOF),
+          () =>
+            w.tm
+              .connect(node.signer)
+              .reportTaskResultUploaded(id, blob, root, proof, a.proofValid ? VALID_PROOF : INVALID_PROOF),
           (m) => m.reportTaskResultUploaded(id, a.inRoot, a.proofValid),
         );
         return;
@@ -619,7 +685,11 @@ export class SequenceRun {
         if (!id) return this.compare();
         const t = this.model.tasks.get(id)!;
         const by = a.by % 3 === 0 ? this.appOf(id) : a.by % 3 === 1 ? w.stranger : this.nodeActor(t.node, false);
-        await this.both(by, () => w.tm.connect(by.signer).abortTask(id), (m) => m.abortTask(id));
+        await this.both(
+          by,
+          () => w.tm.connect(by.signer).abortTask(id),
+          (m) => m.abortTask(id),
+        );
         return;
       }
       case "warp": {
@@ -631,7 +701,10 @@ export class SequenceRun {
         const stake = STAKES[a.stake % STAKES.length];
         await this.both(
           node,
-          () => w.registry.connect(node.signer).join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: stake }),
+          () =>
+            w.registry
+              .connect(node.signer)
+              .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: stake }),
           (m) => m.join(stake),
         );
         return;
@@ -641,14 +714,22 @@ export class SequenceRun {
       case "resume": {
         const node = w.nodes[a.node % w.nodes.length];
         const op = a.t;
-        await this.both(node, () => w.registry.connect(node.signer)[op](), (m) => m[op]());
+        await this.both(
+          node,
+          () => w.registry.connect(node.signer)[op](),
+          (m) => m[op](),
+        );
         return;
       }
       case "withdraw": {
         const accounts = [...w.apps, ...w.nodes, w.stranger, w.treasury];
         const who = accounts[a.who % accounts.length];
         const contract = a.registry ? w.registry : w.tm;
-        await this.both(who, () => contract.connect(who.signer).withdraw(), (m) => m.withdraw(a.registry));
+        await this.both(
+          who,
+          () => contract.connect(who.signer).withdraw(),
+          (m) => m.withdraw(a.registry),
+        );
         return;
       }
     }
@@ -661,7 +742,9 @@ export class SequenceRun {
    */
   async endEverything(): Promise<void> {
     const c = this.world.config;
-    const longest = [c.queueTimeout, c.executionTimeout, c.validationTimeout, c.resultUploadTimeout].reduce((x, y) => (x > y ? x : y));
+    const longest = [c.queueTimeout, c.executionTimeout, c.validationTimeout, c.resultUploadTimeout].reduce((x, y) =>
+      x > y ? x : y,
+    );
     for (let round = 0; round < 8; round++) {
       const open = this.ids.filter((id) => !isFinal(this.model.tasks.get(id)!.status));
       if (open.length === 0) break;
@@ -670,7 +753,11 @@ export class SequenceRun {
         const task = this.model.tasks.get(id)!;
         // Ending one task can hand its node a queued task, whose new stage deadline is then in the future.
         if (isFinal(task.status) || this.model.deadline(task) > this.now + 1n) continue;
-        const receipt = await this.both(this.world.stranger, () => this.world.tm.connect(this.world.stranger.signer).abortTask(id), (m) => m.abortTask(id));
+        const receipt = await this.both(
+          this.world.stranger,
+          () => this.world.tm.connect(this.world.stranger.signer).abortTask(id),
+          (m) => m.abortTask(id),
+        );
         if (!receipt) this.fail(`a stranger could not end task ${this.ids.indexOf(id)} after its deadline`);
       }
     }
@@ -682,13 +769,18 @@ export class SequenceRun {
         const balances = registry ? this.model.regBalances : this.model.tmBalances;
         if (!balances.get(who.address.toLowerCase())) continue;
         const contract = registry ? w.registry : w.tm;
-        await this.both(who, () => contract.connect(who.signer).withdraw(), (m) => m.withdraw(registry));
+        await this.both(
+          who,
+          () => contract.connect(who.signer).withdraw(),
+          (m) => m.withdraw(registry),
+        );
       }
     }
     const tmBalance = await ethers.provider.getBalance(w.tm.target);
     const regBalance = await ethers.provider.getBalance(w.registry.target);
     const staked = await w.registry.totalStaked();
-    if (tmBalance !== 0n) this.fail(`task manager still holds ${tmBalance} after every task ended and everyone withdrew`);
+    if (tmBalance !== 0n)
+      this.fail(`task manager still holds ${tmBalance} after every task ended and everyone withdrew`);
     if (regBalance !== staked) this.fail(`registry holds ${regBalance}, stakes are ${staked}`);
   }
 }

@@ -21,8 +21,14 @@ const bool = fc.boolean();
 
 /** The action generator. Weights favour `advance` (a task's next honest step) so that sequences reach deep states. */
 export const actionArb: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ t: fc.constant("create" as const), app: i8, fee: fc.nat({ max: FEES.length - 1 }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant("group" as const), app: i8, fee: fc.nat({ max: FEES.length - 1 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ t: fc.constant("create" as const), app: i8, fee: fc.nat({ max: FEES.length - 1 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({ t: fc.constant("group" as const), app: i8, fee: fc.nat({ max: FEES.length - 1 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("replay" as const), app: i8, task: i8, sameCommitment: bool }) },
   { weight: 14, arbitrary: fc.record({ t: fc.constant("advance" as const), task: i8, pick: i8 }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("params" as const), task: i8, byStranger: bool, inRoot: bool }) },
@@ -31,11 +37,20 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant("validate" as const), task: i8, byStranger: bool, lie: bool }) },
   {
     weight: 1,
-    arbitrary: fc.record({ t: fc.constant("result" as const), task: i8, byOtherNode: bool, inRoot: bool, proofValid: bool }),
+    arbitrary: fc.record({
+      t: fc.constant("result" as const),
+      task: i8,
+      byOtherNode: bool,
+      inRoot: bool,
+      proofValid: bool,
+    }),
   },
   { weight: 2, arbitrary: fc.record({ t: fc.constant("abort" as const), task: i8, by: i8 }) },
   { weight: 3, arbitrary: fc.record({ t: fc.constant("warp" as const), seconds: fc.constantFrom(...WARPS) }) },
-  { weight: 3, arbitrary: fc.record({ t: fc.constant("join" as const), node: i8, stake: fc.nat({ max: STAKES.length - 1 }) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ t: fc.constant("join" as const), node: i8, stake: fc.nat({ max: STAKES.length - 1 }) }),
+  },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("quit" as const), node: i8 }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("pause" as const), node: i8 }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant("resume" as const), node: i8 }) },

@@ -71,7 +71,9 @@ async function join(w: World, node: Actor): Promise<void> {
   await (
     await w.registry
       .connect(node.signer)
-      .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: DEFAULT_REGISTRY_PARAMETERS.minimumStake })
+      .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], {
+        value: DEFAULT_REGISTRY_PARAMETERS.minimumStake,
+      })
   ).wait();
 }
 
@@ -92,7 +94,9 @@ function taskInput(guid: string, nonce: string) {
 
 async function create(ctx: Ctx, guid = fresh("guid")): Promise<string> {
   const input = taskInput(guid, fresh("nonce"));
-  const receipt = await (await ctx.w.tm.connect(ctx.w.apps[0].signer).createTask(input, { value: parseEther("0.01") })).wait();
+  const receipt = await (
+    await ctx.w.tm.connect(ctx.w.apps[0].signer).createTask(input, { value: parseEther("0.01") })
+  ).wait();
   const created = receipt!.logs.map((l) => ctx.w.tm.interface.parseLog(l)).find((p) => p?.name === "TaskCreated");
   ctx.extra[input.taskIDCommitment] = BigInt(created!.args[2]);
   ctx.ids.push(input.taskIDCommitment);
@@ -211,7 +215,9 @@ const ROWS: Row[] = [
     denied: "TaskNotCreator",
     setup: groupReady,
     call: (c, s) =>
-      c.w.tm.connect(s).validateTaskGroup(c.ids[0], c.ids[1], c.ids[2], c.guid, vrfProof(c, c.ids[0], 10n), VALID_PROOF, 0n),
+      c.w.tm
+        .connect(s)
+        .validateTaskGroup(c.ids[0], c.ids[1], c.ids[2], c.guid, vrfProof(c, c.ids[0], 10n), VALID_PROOF, 0n),
   },
   {
     fn: "TaskManager.abortTask",
@@ -261,7 +267,8 @@ const ROWS: Row[] = [
       await (await c.w.relayRoots.connect(c.w.relay.signer).postRoot(batch.root, 1)).wait();
       c.root = batch.root;
     },
-    call: (c, s) => c.w.tm.connect(s).reportTaskResultUploaded(c.ids[0], c.extra.blob as string, c.root, [], VALID_PROOF),
+    call: (c, s) =>
+      c.w.tm.connect(s).reportTaskResultUploaded(c.ids[0], c.extra.blob as string, c.root, [], VALID_PROOF),
   },
   // ------------------------------------------------------------------ TaskManager: registry hook, admin, payments
   {
@@ -305,18 +312,18 @@ const ROWS: Row[] = [
     denied: "",
     setup: none,
     call: (c, s) =>
-      c.w.registry.connect(s).join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: parseEther("400") }),
+      c.w.registry
+        .connect(s)
+        .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: parseEther("400") }),
   },
-  ...(["quit", "pause"] as const).map(
-    (op): Row => ({
-      fn: `NodeRegistry.${op}`,
-      scenario: "node-0 Available",
-      allowed: ["node"],
-      denied: "NodeInvalidStatus",
-      setup: async (c) => join(c.w, c.w.nodes[0]),
-      call: (c, s) => c.w.registry.connect(s)[op](),
-    }),
-  ),
+  ...(["quit", "pause"] as const).map((op): Row => ({
+    fn: `NodeRegistry.${op}`,
+    scenario: "node-0 Available",
+    allowed: ["node"],
+    denied: "NodeInvalidStatus",
+    setup: async (c) => join(c.w, c.w.nodes[0]),
+    call: (c, s) => c.w.registry.connect(s)[op](),
+  })),
   {
     fn: "NodeRegistry.resume",
     scenario: "node-0 Paused",
@@ -343,10 +350,19 @@ const ROWS: Row[] = [
     denied: "AccessControlUnauthorizedAccount",
     setup: async (c) => join(c.w, c.w.nodes[0]),
     call: (c, s) =>
-      c.w.registry.connect(s).selectNode(
-        { taskType: 0, requiredGPU: ZeroHash, requiredGPUVRAM: 0n, minimumVRAM: 8n, version: [2, 0, 0], modelIDs: [MODEL_SDXL] },
-        1n,
-      ),
+      c.w.registry
+        .connect(s)
+        .selectNode(
+          {
+            taskType: 0,
+            requiredGPU: ZeroHash,
+            requiredGPUVRAM: 0n,
+            minimumVRAM: 8n,
+            version: [2, 0, 0],
+            modelIDs: [MODEL_SDXL],
+          },
+          1n,
+        ),
   },
   {
     fn: "NodeRegistry.startNode",
@@ -386,7 +402,8 @@ const ROWS: Row[] = [
     allowed: ["admin"],
     denied: "AccessControlUnauthorizedAccount",
     setup: none,
-    call: (c, s) => c.w.registry.connect(s).setConfig({ ...DEFAULT_REGISTRY_PARAMETERS, treasury: c.w.treasury.address }),
+    call: (c, s) =>
+      c.w.registry.connect(s).setConfig({ ...DEFAULT_REGISTRY_PARAMETERS, treasury: c.w.treasury.address }),
   },
   {
     fn: "NodeRegistry.setTaskManager",
@@ -469,7 +486,8 @@ function roleRows(
       scenario: "revoke a granted role",
       allowed: ["admin"],
       denied: "AccessControlUnauthorizedAccount",
-      setup: async (c) => void (await (await contract(c.w).connect(c.w.admin).grantRole(role, c.w.stranger.address)).wait()),
+      setup: async (c) =>
+        void (await (await contract(c.w).connect(c.w.admin).grantRole(role, c.w.stranger.address)).wait()),
       call: (c, s) => contract(c.w).connect(s).revokeRole(role, c.w.stranger.address),
     },
     {
@@ -533,7 +551,7 @@ describe("access-control matrix (every state-changing function × every role)", 
   });
 
   for (const row of ROWS) {
-    it(`${row.fn} (${row.scenario}): only ${row.allowed.length === ROLES.length ? "anyone" : row.allowed.join(", ")}`, async () => {
+    it(`${row.fn} (${row.scenario}): ${row.allowed.length === ROLES.length ? "anyone" : `only ${row.allowed.join(", ")}`}`, async () => {
       await base.restore();
       const ctx: Ctx = { w: world, ids: [], guid: ZeroHash, root: ZeroHash, extra: {} };
       await row.setup(ctx);
@@ -547,7 +565,7 @@ describe("access-control matrix (every state-changing function × every role)", 
           outcome = "ok";
         } catch (e) {
           const data = (e as { data?: string }).data;
-          const parsed = data ? world.errors.parseError(data) ?? accessErrors.parseError(data) : null;
+          const parsed = data ? (world.errors.parseError(data) ?? accessErrors.parseError(data)) : null;
           outcome = parsed?.name ?? `unknown: ${(e as Error).message.slice(0, 200)}`;
         }
         outcomes.push(`${role}:${outcome}`);

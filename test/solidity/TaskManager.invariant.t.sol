@@ -403,7 +403,9 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         vm.prank(actor);
         bool ok;
         if (which == 0) {
-            (ok, ) = address(TM).call(abi.encodeCall(TM.reportTaskParametersUploaded, (id, blob, root, new bytes32[](0))));
+            (ok, ) = address(TM).call(
+                abi.encodeCall(TM.reportTaskParametersUploaded, (id, blob, root, new bytes32[](0)))
+            );
         } else if (which == 1) {
             (ok, ) = address(TM).call(abi.encodeCall(TM.submitTaskScore, (id, abi.encodePacked(SCORE_A))));
         } else if (which == 2) {
@@ -928,8 +930,7 @@ contract TaskManagerInvariantTest is BaseTest {
                 handler.joinNode(a, b);
                 handler.relayRootWithoutBlob(b);
                 handler.strangerActs(a, b);
-            }
-            else if (action == 18) {
+            } else if (action == 18) {
                 if (b % 3 == 0) handler.quitNode(a);
                 else if (b % 3 == 1) handler.pauseNode(a);
                 else handler.resumeNode(a);
