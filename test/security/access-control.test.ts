@@ -69,11 +69,9 @@ const fresh = (label: string) => keccak256(toUtf8Bytes(`access:${label}:${++coun
 
 async function join(w: World, node: Actor): Promise<void> {
   await (
-    await w.registry
-      .connect(node.signer)
-      .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], {
-        value: DEFAULT_REGISTRY_PARAMETERS.minimumStake,
-      })
+    await w.registry.connect(node.signer).join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], {
+      value: DEFAULT_REGISTRY_PARAMETERS.minimumStake,
+    })
   ).wait();
 }
 
@@ -350,19 +348,17 @@ const ROWS: Row[] = [
     denied: "AccessControlUnauthorizedAccount",
     setup: async (c) => join(c.w, c.w.nodes[0]),
     call: (c, s) =>
-      c.w.registry
-        .connect(s)
-        .selectNode(
-          {
-            taskType: 0,
-            requiredGPU: ZeroHash,
-            requiredGPUVRAM: 0n,
-            minimumVRAM: 8n,
-            version: [2, 0, 0],
-            modelIDs: [MODEL_SDXL],
-          },
-          1n,
-        ),
+      c.w.registry.connect(s).selectNode(
+        {
+          taskType: 0,
+          requiredGPU: ZeroHash,
+          requiredGPUVRAM: 0n,
+          minimumVRAM: 8n,
+          version: [2, 0, 0],
+          modelIDs: [MODEL_SDXL],
+        },
+        1n,
+      ),
   },
   {
     fn: "NodeRegistry.startNode",
