@@ -15,7 +15,6 @@ import {
   SigningKey,
   Wallet,
   ZeroAddress,
-  getAddress,
   keccak256,
   parseEther,
   solidityPacked,
@@ -841,4 +840,3 @@ export async function shrink(
   return { actions: current, failure: failure! };
 }
 
-export { getAddress };
