@@ -839,4 +839,3 @@ export async function shrink(
   }
   return { actions: current, failure: failure! };
 }
-
