@@ -6,7 +6,8 @@
  * Not measured: the generated Groth16 verifiers (`contracts/verifiers/`) and the test-only mocks (`contracts/mocks/`)
  * (`coverage.skipFiles` in hardhat.config.ts). Hardhat 3's coverage (EDR) records statements and lines but no
  * branches yet (its lcov writer says so and emits no BRDA records), so the branch figure is printed as `n/a` rather
- * than invented. Extra arguments are passed to `hardhat test` (e.g. `npm run coverage -- solidity`).
+ * than invented. Extra arguments are passed to `hardhat test` (e.g. `npm run coverage -- solidity`). With
+ * COVERAGE_MIN_LINES set (CI sets 95), the script fails when the line figure is below it.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -56,4 +57,9 @@ const lines = files.reduce((s, f) => s + f.lines, 0);
 const hit = files.reduce((s, f) => s + f.hit, 0);
 const branches = files.reduce((s, f) => s + f.branches, 0);
 const branchesHit = files.reduce((s, f) => s + f.branchesHit, 0);
+const minimum = process.env.COVERAGE_MIN_LINES;
+if (minimum !== undefined && (100 * hit) / lines < Number(minimum)) {
+  console.error(`coverage: lines ${pct(hit, lines)} % is below COVERAGE_MIN_LINES=${minimum}`);
+  process.exitCode = 1;
+}
 console.log(`coverage lines=${pct(hit, lines)} branches=${pct(branchesHit, branches)}`);
