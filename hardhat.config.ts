@@ -27,12 +27,24 @@ const config: HardhatUserConfig = {
   // Ignition modules live in deploy/modules and deployments are recorded in deploy/deployments.
   paths: { ignition: "deploy" },
   test: {
+    // Fuzz and invariant campaigns are fixed per profile, with a fixed seed (the seed drives both). `default` runs in
+    // `npm test` and CI; `deep` (`npm run test:deep`, or `--test-profile deep`) is the heavier campaign.
     solidity: {
-      fuzz: { runs: 256, seed: "0x5eed" },
-      invariant: { runs: 64, depth: 40 },
+      profiles: {
+        default: {
+          fuzz: { runs: 256, seed: "0x5eed" },
+          invariant: { runs: 64, depth: 40 },
+        },
+        deep: {
+          fuzz: { runs: 4096, seed: "0x5eed" },
+          invariant: { runs: 512, depth: 100 },
+        },
+      },
     },
     mocha: { timeout: 120_000 },
   },
+  // Coverage (`npm run coverage`): the generated Groth16 verifiers and the test-only mocks are not measured.
+  coverage: { skipFiles: ["contracts/verifiers/**", "contracts/mocks/**"] },
   networks: {
     // Any other EVM network: `RPC_URL=... npx hardhat ignition deploy ... --network remote`, with the deployer's
     // key in the keystore (`npx hardhat keystore set DEPLOYER_PRIVATE_KEY`) or the environment.

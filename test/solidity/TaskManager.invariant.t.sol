@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {CommonBase} from "forge-std/Base.sol";
+import {Vm} from "forge-std/Vm.sol";
 import {StdUtils} from "forge-std/StdUtils.sol";
 import {RelayRoots} from "../../contracts/RelayRoots.sol";
 import {NodeRegistry} from "../../contracts/NodeRegistry.sol";
@@ -70,6 +71,45 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     /// @notice How often each action got as far as its call (checked by `test_handler_reachesEveryActionAndFinalState`).
     mapping(bytes32 action => uint256 count) public calls;
 
+    // ---------------------------------------------------------------------------------------------------------
+    // Ghost state, from the contracts' events and the handler's own deposits (PROPERTIES.md P1-P6)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @notice Ether sent into both contracts (fees and stakes) by successful calls.
+    uint256 public deposited;
+    /// @notice Ether that left both contracts (`Withdrawn` events).
+    uint256 public withdrawn;
+    /// @notice Per task: the sum of its `TaskFeePaid` and `TaskFeeRefunded` amounts.
+    mapping(bytes32 id => uint256 amount) public settled;
+    /// @notice Per task: how many `TaskFeeRefunded` events it had (at most one).
+    mapping(bytes32 id => uint256 count) public refunds;
+    /// @notice Sum of `NodeSlashed` amounts (all of it is the treasury's).
+    uint256 public slashedTotal;
+    /// @notice `NodeSlashed` events.
+    uint256 public slashCount;
+    /// @notice `NodeSlashed` events whose task did not emit `TaskEndInvalidated` in the same call.
+    uint256 public slashesWithoutInvalidation;
+    /// @notice What the treasury withdrew from the registry.
+    uint256 public treasuryWithdrawn;
+    /// @notice Status changes that DESIGN §2 does not allow (checked after every action).
+    uint256 public badTransitions;
+    /// @notice Calls by a party that must be refused but succeeded (adversarial actions).
+    uint256 public adversarySuccesses;
+    mapping(bytes32 id => uint256 statusPlusOne) internal _lastStatus;
+
+    bytes32 internal constant _FEE_PAID = keccak256("TaskFeePaid(bytes32,address,uint256)");
+    bytes32 internal constant _FEE_REFUNDED = keccak256("TaskFeeRefunded(bytes32,address,uint256)");
+    bytes32 internal constant _END_INVALIDATED = keccak256("TaskEndInvalidated(bytes32,address)");
+    bytes32 internal constant _NODE_SLASHED = keccak256("NodeSlashed(address,bytes32,uint256)");
+    bytes32 internal constant _WITHDRAWN = keccak256("Withdrawn(address,address,uint256)");
+
+    /// @dev Records the call's logs, then updates the ghost state and checks every task's status move.
+    modifier observed() {
+        vm.recordLogs();
+        _;
+        _afterAction();
+    }
+
     constructor(
         TaskManager tm,
         NodeRegistry registry,
@@ -115,14 +155,14 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     // =========================================================================================================
 
     /// @notice An application creates a single task with a random fee, type, size and hardware requirement.
-    function createTask(uint256 appSeed, uint256 feeSeed, uint256 shapeSeed) external {
+    function createTask(uint256 appSeed, uint256 feeSeed, uint256 shapeSeed) external observed {
         uint256 appIndex = appSeed % _apps.length;
         ITaskManager.TaskInput memory input = _input(keccak256(abi.encode("guid", ++_counter)), shapeSeed);
         if (_create(appIndex, input, _bound(feeSeed, MIN_FEE, MAX_FEE))) calls["createTask"]++;
     }
 
     /// @notice An application creates a validation group: three tasks with the same GUID, parameters and fee.
-    function createTaskGroup(uint256 appSeed, uint256 feeSeed, uint256 shapeSeed) external {
+    function createTaskGroup(uint256 appSeed, uint256 feeSeed, uint256 shapeSeed) external observed {
         uint256 appIndex = appSeed % _apps.length;
         bytes32 guid = keccak256(abi.encode("group-guid", ++_counter));
         uint256 fee = _bound(feeSeed, MIN_FEE, MAX_FEE);
@@ -139,20 +179,20 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     }
 
     /// @notice The creator proves its encrypted parameters are in a freshly posted single-blob relay root.
-    function uploadParameters(uint256 taskSeed) external {
+    function uploadParameters(uint256 taskSeed) external observed {
         (bytes32 id, bool found) = _find(taskSeed, ITaskTypes.TaskStatus.Started, ITaskTypes.TaskStatus.Started);
         if (found) _uploadParameters(id);
     }
 
     /// @notice The creator validates a single (never grouped) task; the VRF is mocked to say "not sampled".
-    function validateSingle(uint256 taskSeed) external {
+    function validateSingle(uint256 taskSeed) external observed {
         (bytes32 id, bool found) = _findSingle(taskSeed);
         if (found) _validateSingle(id);
     }
 
     /// @notice The creator validates a group whose members all have a result, an error or an abort; the VRF is
     /// mocked to say "sampled".
-    function validateGroup(uint256 groupSeed) external {
+    function validateGroup(uint256 groupSeed) external observed {
         uint256 n = _groups.length;
         for (uint256 k = 0; k < n; ++k) {
             uint256 g = (groupSeed + k) % n;
@@ -162,7 +202,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
 
     /// @notice Moves a random open task one step along its happy path (the step its own party would take next),
     /// so that short runs still reach validation, settlement and slashing.
-    function advance(uint256 taskSeed, uint256 choiceSeed) external {
+    function advance(uint256 taskSeed, uint256 choiceSeed) external observed {
         uint256 n = _tasks.length;
         uint256 scan = n < SCAN ? n : SCAN;
         for (uint256 k = 0; k < scan; ++k) {
@@ -186,7 +226,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     }
 
     /// @notice An application withdraws from both contracts.
-    function withdrawApp(uint256 appSeed) external {
+    function withdrawApp(uint256 appSeed) external observed {
         _withdrawAll(_apps[appSeed % _apps.length]);
     }
 
@@ -194,7 +234,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     // Nodes
     // =========================================================================================================
 
-    function joinNode(uint256 nodeSeed, uint256 stakeSeed) external {
+    function joinNode(uint256 nodeSeed, uint256 stakeSeed) external observed {
         address node = _nodes[nodeSeed % _nodes.length];
         if (REGISTRY.nodeStatus(node) != INodeRegistry.NodeStatus.Quit) return;
         uint256 stake = _bound(stakeSeed, MINIMUM_STAKE, MAX_STAKE);
@@ -215,12 +255,13 @@ contract TaskManagerHandler is CommonBase, StdUtils {
             )
         {
             calls["joinNode"]++;
+            deposited += stake;
         } catch (bytes memory reason) {
             _unexpected(reason);
         }
     }
 
-    function quitNode(uint256 nodeSeed) external {
+    function quitNode(uint256 nodeSeed) external observed {
         address node = _nodes[nodeSeed % _nodes.length];
         INodeRegistry.NodeStatus status = REGISTRY.nodeStatus(node);
         if (status == INodeRegistry.NodeStatus.Quit || status == INodeRegistry.NodeStatus.PendingQuit) return;
@@ -232,7 +273,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         }
     }
 
-    function pauseNode(uint256 nodeSeed) external {
+    function pauseNode(uint256 nodeSeed) external observed {
         address node = _nodes[nodeSeed % _nodes.length];
         INodeRegistry.NodeStatus status = REGISTRY.nodeStatus(node);
         if (status != INodeRegistry.NodeStatus.Available && status != INodeRegistry.NodeStatus.Busy) return;
@@ -244,7 +285,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         }
     }
 
-    function resumeNode(uint256 nodeSeed) external {
+    function resumeNode(uint256 nodeSeed) external observed {
         address node = _nodes[nodeSeed % _nodes.length];
         INodeRegistry.NodeStatus status = REGISTRY.nodeStatus(node);
         if (status != INodeRegistry.NodeStatus.Paused && status != INodeRegistry.NodeStatus.PendingPause) return;
@@ -257,7 +298,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     }
 
     /// @notice The selected node submits one of three fixed scores (A, a near-A that matches A, and B).
-    function submitScore(uint256 taskSeed, uint256 scoreSeed) external {
+    function submitScore(uint256 taskSeed, uint256 scoreSeed) external observed {
         (bytes32 id, bool found) = _find(
             taskSeed,
             ITaskTypes.TaskStatus.ParametersUploaded,
@@ -266,7 +307,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         if (found) _submitScore(id, scoreSeed);
     }
 
-    function reportError(uint256 taskSeed) external {
+    function reportError(uint256 taskSeed) external observed {
         (bytes32 id, bool found) = _find(
             taskSeed,
             ITaskTypes.TaskStatus.ParametersUploaded,
@@ -276,7 +317,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     }
 
     /// @notice The selected node proves its result is in a freshly posted single-blob relay root.
-    function uploadResult(uint256 taskSeed) external {
+    function uploadResult(uint256 taskSeed) external observed {
         (bytes32 id, bool found) = _find(
             taskSeed,
             ITaskTypes.TaskStatus.Validated,
@@ -285,7 +326,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         if (found) _uploadResult(id);
     }
 
-    function withdrawNode(uint256 nodeSeed) external {
+    function withdrawNode(uint256 nodeSeed) external observed {
         _withdrawAll(_nodes[nodeSeed % _nodes.length]);
     }
 
@@ -294,7 +335,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     // =========================================================================================================
 
     /// @notice Time passes; then a stranger ends a task whose stage deadline has passed, if there is one.
-    function abortAfterWarp(uint256 taskSeed, uint256 warpSeed) external {
+    function abortAfterWarp(uint256 taskSeed, uint256 warpSeed) external observed {
         vm.warp(block.timestamp + _bound(warpSeed, 0, MAX_WARP));
         uint256 n = _tasks.length;
         uint256 scan = n < SCAN ? n : SCAN;
@@ -313,7 +354,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     }
 
     /// @notice The creator cancels a queued task (allowed at any time).
-    function cancelQueued(uint256 taskSeed) external {
+    function cancelQueued(uint256 taskSeed) external observed {
         (bytes32 id, bool found) = _find(taskSeed, ITaskTypes.TaskStatus.Queued, ITaskTypes.TaskStatus.Queued);
         if (!found) return;
         vm.prank(_apps[_appOfTask[id]]);
@@ -324,11 +365,65 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         }
     }
 
-    function warp(uint256 seconds_) external {
+    function warp(uint256 seconds_) external observed {
         vm.warp(block.timestamp + _bound(seconds_, 1, MAX_WARP));
     }
 
-    function withdrawTreasury() external {
+    /// @notice Adversarial relay: it posts a root for a batch that does not hold the application's parameter blob
+    /// (or the application claims a blob the relay never stored). The proof must be refused and nothing change.
+    function relayRootWithoutBlob(uint256 taskSeed) external observed {
+        (bytes32 id, bool found) = _find(taskSeed, ITaskTypes.TaskStatus.Started, ITaskTypes.TaskStatus.Started);
+        if (!found) return;
+        bytes32 held = keccak256(abi.encode("held", ++_counter));
+        bytes32 claimed = keccak256(abi.encode("never-stored", _counter));
+        bytes32 root = _postSingleBlobRoot(held);
+        vm.prank(_apps[_appOfTask[id]]);
+        try TM.reportTaskParametersUploaded(id, claimed, root, new bytes32[](0)) {
+            adversarySuccesses++;
+        } catch (bytes memory reason) {
+            if (bytes4(reason) != ITaskManager.TaskBlobNotInRoot.selector) _unexpected(reason);
+            calls["relayRootWithoutBlob"]++;
+        }
+    }
+
+    /// @notice A stranger (neither creator nor selected node) tries each task step, and a node tries a task it does
+    /// not hold. Every attempt must be refused.
+    function strangerActs(uint256 taskSeed, uint256 choiceSeed) external observed {
+        uint256 n = _tasks.length;
+        if (n == 0) return;
+        bytes32 id = _tasks[taskSeed % n];
+        ITaskManager.TaskInfo memory task = TM.getTask(id);
+        address actor = choiceSeed % 2 == 0 ? _stranger : _nodes[(taskSeed / n) % _nodes.length];
+        if (actor == task.selectedNode) actor = _stranger;
+        bytes32 blob = keccak256(abi.encode("stranger-blob", ++_counter));
+        bytes32 root = _postSingleBlobRoot(blob);
+        _mockProofsValid();
+        _mockSamplingNumber(7);
+        uint256 which = (choiceSeed / 2) % 5;
+        vm.prank(actor);
+        bool ok;
+        if (which == 0) {
+            (ok, ) = address(TM).call(
+                abi.encodeCall(TM.reportTaskParametersUploaded, (id, blob, root, new bytes32[](0)))
+            );
+        } else if (which == 1) {
+            (ok, ) = address(TM).call(abi.encodeCall(TM.submitTaskScore, (id, abi.encodePacked(SCORE_A))));
+        } else if (which == 2) {
+            (ok, ) = address(TM).call(abi.encodeCall(TM.validateSingleTask, (id, _proof(_appOfTask[id], id))));
+        } else if (which == 3) {
+            (ok, ) = address(TM).call(
+                abi.encodeCall(TM.reportTaskResultUploaded, (id, blob, root, new bytes32[](0), _noProof))
+            );
+        } else {
+            // Before its deadline, only the creator may end a task (and only while it is queued).
+            if (block.timestamp >= TM.deadlineOf(id)) return;
+            (ok, ) = address(TM).call(abi.encodeCall(TM.abortTask, (id)));
+        }
+        if (ok) adversarySuccesses++;
+        calls["strangerActs"]++;
+    }
+
+    function withdrawTreasury() external observed {
         _withdrawAll(TREASURY);
     }
 
@@ -449,6 +544,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     function _create(uint256 appIndex, ITaskManager.TaskInput memory input, uint256 fee) internal returns (bool) {
         vm.prank(_apps[appIndex]);
         try TM.createTask{value: fee}(input) {
+            deposited += fee;
             _tasks.push(input.taskIDCommitment);
             _appOfTask[input.taskIDCommitment] = appIndex;
             return true;
@@ -552,6 +648,69 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         }
     }
 
+    function _afterAction() internal {
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            bytes32 topic = log.topics.length == 0 ? bytes32(0) : log.topics[0];
+            if (log.emitter == address(TM) && (topic == _FEE_PAID || topic == _FEE_REFUNDED)) {
+                settled[log.topics[1]] += abi.decode(log.data, (uint256));
+                if (topic == _FEE_REFUNDED) refunds[log.topics[1]]++;
+            } else if (log.emitter == address(REGISTRY) && topic == _NODE_SLASHED) {
+                slashCount++;
+                slashedTotal += abi.decode(log.data, (uint256));
+                if (!_emitted(logs, address(TM), _END_INVALIDATED, log.topics[2])) slashesWithoutInvalidation++;
+            } else if (topic == _WITHDRAWN && (log.emitter == address(TM) || log.emitter == address(REGISTRY))) {
+                uint256 amount = abi.decode(log.data, (uint256));
+                withdrawn += amount;
+                if (log.emitter == address(REGISTRY) && address(uint160(uint256(log.topics[1]))) == TREASURY) {
+                    treasuryWithdrawn += amount;
+                }
+            }
+        }
+        for (uint256 i = 0; i < _tasks.length; ++i) {
+            bytes32 id = _tasks[i];
+            uint256 now_ = uint8(TM.taskStatus(id));
+            uint256 beforePlusOne = _lastStatus[id];
+            if (beforePlusOne != 0 && beforePlusOne - 1 != now_ && !_allowed(beforePlusOne - 1, now_)) badTransitions++;
+            if (beforePlusOne == 0 && now_ > uint8(ITaskTypes.TaskStatus.Started)) badTransitions++;
+            _lastStatus[id] = now_ + 1;
+        }
+    }
+
+    function _emitted(Vm.Log[] memory logs, address emitter, bytes32 topic, bytes32 id) internal pure returns (bool) {
+        for (uint256 i = 0; i < logs.length; ++i) {
+            Vm.Log memory log = logs[i];
+            if (log.emitter == emitter && log.topics.length > 1 && log.topics[0] == topic && log.topics[1] == id) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// @dev The moves of DESIGN §2, written out from the spec's table (independently of TaskManager's bitmask).
+    function _allowed(uint256 from, uint256 to) internal pure returns (bool) {
+        ITaskTypes.TaskStatus f = ITaskTypes.TaskStatus(from);
+        ITaskTypes.TaskStatus t = ITaskTypes.TaskStatus(to);
+        if (t == ITaskTypes.TaskStatus.Started) return f == ITaskTypes.TaskStatus.Queued;
+        if (t == ITaskTypes.TaskStatus.ParametersUploaded) return f == ITaskTypes.TaskStatus.Started;
+        if (t == ITaskTypes.TaskStatus.ErrorReported || t == ITaskTypes.TaskStatus.ScoreReady) {
+            return f == ITaskTypes.TaskStatus.ParametersUploaded;
+        }
+        if (
+            t == ITaskTypes.TaskStatus.Validated ||
+            t == ITaskTypes.TaskStatus.GroupValidated ||
+            t == ITaskTypes.TaskStatus.EndGroupRefund
+        ) return f == ITaskTypes.TaskStatus.ScoreReady;
+        if (t == ITaskTypes.TaskStatus.EndInvalidated) {
+            return f == ITaskTypes.TaskStatus.ScoreReady || f == ITaskTypes.TaskStatus.ErrorReported;
+        }
+        if (t == ITaskTypes.TaskStatus.EndSuccess) return f == ITaskTypes.TaskStatus.Validated;
+        if (t == ITaskTypes.TaskStatus.EndGroupSuccess) return f == ITaskTypes.TaskStatus.GroupValidated;
+        if (t == ITaskTypes.TaskStatus.EndAborted) return f <= ITaskTypes.TaskStatus.GroupValidated;
+        return false;
+    }
+
     /// @notice The raw revert data of the last unexpected revert, and the gas left when it was caught.
     bytes public lastReason;
     uint256 public lastGas;
@@ -564,12 +723,16 @@ contract TaskManagerHandler is CommonBase, StdUtils {
 }
 
 /// @title Invariants of the task manager and the registry over random lifecycles
-/// @notice Properties: (1) each contract's balance equals what it owes (escrow + withdrawable; stakes +
-/// withdrawable); (2) the escrow equals the fees of the tasks that are not final; (3) a node holds at most one
-/// task, and a node is Busy (or pending pause/quit) exactly when it holds one. The scripted walk also checks
-/// that no valid action reverts.
+/// @notice Properties (numbered as in PROPERTIES.md): each contract's balance equals what it owes, and both together
+/// equal deposits minus withdrawals, with the treasury holding exactly what was slashed (P1); the escrow equals the
+/// fees of the tasks that are not final, and each fee is paid out or refunded exactly once (P2); every open task can
+/// be ended by a stranger once its deadline passes (P3); a node holds at most one task, and is Busy (or pending
+/// pause/quit) exactly when it holds one (P4); a slash happens only with EndInvalidated (P5); statuses move only
+/// along DESIGN §2 (P6); adversarial calls (strangers, wrong nodes, roots without the blob) never succeed (P7). The
+/// scripted walk also checks that no valid action reverts.
 contract TaskManagerInvariantTest is BaseTest {
     TaskManagerHandler internal handler;
+    uint256 internal _initialHeld;
     uint256 internal constant HANDLER_NODES = 5;
     uint256 internal constant HANDLER_APPS = 2;
 
@@ -596,7 +759,9 @@ contract TaskManagerInvariantTest is BaseTest {
         _joinNode(nodes[1], STAKE_CAP);
         _joinNode(nodes[2], 2 * MINIMUM_STAKE, [uint32(2), 1, 0]);
 
-        bytes4[] memory selectors = new bytes4[](22);
+        // The three stakes above were deposited before the handler started counting.
+        _initialHeld = address(tm).balance + address(registry).balance;
+        bytes4[] memory selectors = new bytes4[](24);
         // Repeated selectors are weights: tasks and their progress drive everything else.
         selectors[0] = TaskManagerHandler.createTask.selector;
         selectors[1] = TaskManagerHandler.createTask.selector;
@@ -620,6 +785,8 @@ contract TaskManagerInvariantTest is BaseTest {
         selectors[19] = TaskManagerHandler.withdrawNode.selector;
         selectors[20] = TaskManagerHandler.withdrawTreasury.selector;
         selectors[21] = TaskManagerHandler.warp.selector;
+        selectors[22] = TaskManagerHandler.relayRootWithoutBlob.selector;
+        selectors[23] = TaskManagerHandler.strangerActs.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
@@ -647,6 +814,75 @@ contract TaskManagerInvariantTest is BaseTest {
             if (!_isFinal(task.status)) open += task.fee;
         }
         assertEq(tm.totalEscrowed(), open);
+    }
+
+    /// @dev P1 money conservation across both contracts: the ether they hold is exactly escrowed fees + stakes +
+    /// withdrawable balances (the treasury's slashed stake is a registry balance), and equals what was deposited
+    /// minus what was withdrawn; the treasury holds exactly what was slashed.
+    function invariant_moneyConserved() public view {
+        uint256 held = address(tm).balance + address(registry).balance;
+        assertEq(
+            held,
+            tm.totalEscrowed() + registry.totalStaked() + tm.totalWithdrawable() + registry.totalWithdrawable(),
+            "held != escrow + stakes + withdrawable"
+        );
+        assertEq(held, _initialHeld + handler.deposited() - handler.withdrawn(), "held != deposited - withdrawn");
+        assertEq(
+            registry.withdrawable(treasury) + handler.treasuryWithdrawn(),
+            handler.slashedTotal(),
+            "treasury != slashed"
+        );
+    }
+
+    /// @dev P2 each fee is paid out or refunded exactly once: the fee events of a task add up to its fee once it is
+    /// final and to nothing before, and a task is refunded at most once.
+    function invariant_feeSettledExactlyOnce() public view {
+        uint256 n = handler.taskCount();
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 id = handler.taskAt(i);
+            ITaskManager.TaskInfo memory task = tm.getTask(id);
+            assertEq(handler.settled(id), _isFinal(task.status) ? task.fee : 0, "fee settled != (final ? fee : 0)");
+            assertLe(handler.refunds(id), 1, "refunded twice");
+        }
+    }
+
+    /// @dev P3 liveness: every task that is not final can be ended by a stranger once its stage deadline passes.
+    function invariant_everyOpenTaskCanBeEnded() public {
+        uint256 n = handler.taskCount();
+        for (uint256 i = 0; i < n; ++i) {
+            bytes32 id = handler.taskAt(i);
+            if (_isFinal(tm.taskStatus(id))) continue;
+            uint256 snapshot = vm.snapshotState();
+            uint256 deadline = tm.deadlineOf(id);
+            if (block.timestamp < deadline) vm.warp(deadline);
+            vm.prank(stranger);
+            tm.abortTask(id);
+            assertTrue(_isFinal(tm.taskStatus(id)), "abortTask left the task open");
+            vm.revertToState(snapshot);
+        }
+    }
+
+    /// @dev P5 a slash happens only with EndInvalidated: every NodeSlashed came with its task's TaskEndInvalidated in
+    /// the same call, and there are exactly as many slashes as EndInvalidated tasks.
+    function invariant_slashOnlyWithEndInvalidated() public view {
+        assertEq(handler.slashesWithoutInvalidation(), 0, "slash without EndInvalidated");
+        uint256 invalidated;
+        uint256 n = handler.taskCount();
+        for (uint256 i = 0; i < n; ++i) {
+            if (tm.taskStatus(handler.taskAt(i)) == ITaskTypes.TaskStatus.EndInvalidated) invalidated++;
+        }
+        assertEq(handler.slashCount(), invalidated, "slashes != EndInvalidated tasks");
+    }
+
+    /// @dev P6 states only move along DESIGN §2 (checked by the handler after every action, side effects included).
+    function invariant_statesMoveAlongDesign() public view {
+        assertEq(handler.badTransitions(), 0, "a status move outside DESIGN section 2");
+    }
+
+    /// @dev P7 (adversaries inside the campaign): a stranger, a node acting on a task it does not hold, and a proof
+    /// against a root without the blob never succeed.
+    function invariant_adversariesRefused() public view {
+        assertEq(handler.adversarySuccesses(), 0, "an adversarial call succeeded");
     }
 
     function invariant_nodeHoldsAtMostOneTask() public view {
@@ -720,8 +956,11 @@ contract TaskManagerInvariantTest is BaseTest {
             else if (action == 14) handler.uploadResult(a);
             else if (action == 15) handler.abortAfterWarp(a, b % 20 minutes);
             else if (action == 16) handler.cancelQueued(a);
-            else if (action == 17) handler.joinNode(a, b);
-            else if (action == 18) {
+            else if (action == 17) {
+                handler.joinNode(a, b);
+                handler.relayRootWithoutBlob(b);
+                handler.strangerActs(a, b);
+            } else if (action == 18) {
                 if (b % 3 == 0) handler.quitNode(a);
                 else if (b % 3 == 1) handler.pauseNode(a);
                 else handler.resumeNode(a);
@@ -737,9 +976,16 @@ contract TaskManagerInvariantTest is BaseTest {
         invariant_nodeHoldsAtMostOneTask();
         invariant_drawWeightsFollowStatus();
         invariant_queueHoldsTheQueuedTasks();
+        invariant_moneyConserved();
+        invariant_feeSettledExactlyOnce();
+        invariant_everyOpenTaskCanBeEnded();
+        invariant_slashOnlyWithEndInvalidated();
+        invariant_statesMoveAlongDesign();
+        invariant_adversariesRefused();
+        assertGt(handler.slashCount(), 0, "the walk slashed nobody");
         _assertNoUnexpectedReverts();
 
-        bytes32[16] memory actions = [
+        bytes32[18] memory actions = [
             bytes32("createTask"),
             "createTaskGroup",
             "uploadParameters",
@@ -755,7 +1001,9 @@ contract TaskManagerInvariantTest is BaseTest {
             "pauseNode",
             "resumeNode",
             "withdrawTaskManager",
-            "withdrawRegistry"
+            "withdrawRegistry",
+            "relayRootWithoutBlob",
+            "strangerActs"
         ];
         for (uint256 i = 0; i < actions.length; ++i) {
             assertGt(handler.calls(actions[i]), 0, string(abi.encodePacked(actions[i])));
