@@ -41,13 +41,7 @@ import {
 } from "../crypto/blob.js";
 import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
 import { RelayClient } from "../relay/client.js";
-import {
-  ProofCache,
-  ZERO_PROOF,
-  paramsConsistencyInput,
-  toProofStruct,
-  type Groth16ProofStruct,
-} from "../zk/proofs.js";
+import { ProofCache, ZERO_PROOF, proveGroupParams, type Groth16ProofStruct } from "../zk/proofs.js";
 import { TaskAbortReason, TaskStatus, TaskType, isFinal } from "../types.js";
 import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
 import { ChainWatcher } from "../chain/watcher.js";
@@ -478,15 +472,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
   }
 
   private async proveParams(group: [Member, Member, Member]): Promise<[Groth16ProofStruct, bigint]> {
-    const uploads = group.map((m) => m.upload!);
-    const input = paramsConsistencyInput(
-      uploads[0].message,
-      uploads.map((u) => u.nodeKey) as [PublicKey, PublicKey, PublicKey],
-      uploads.map((u) => u.blob) as [Blob, Blob, Blob],
-      uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
-    );
-    const proof = await this.prover.prove("ParamsConsistency", input);
-    return [toProofStruct(proof.solidity), input.publicSignals[9]];
+    return proveGroupParams(this.prover, [group[0].upload!, group[1].upload!, group[2].upload!]);
   }
 
   /**

@@ -71,7 +71,7 @@ import { imageScore, textScore } from "../crypto/phash.js";
 import {
   ProofCache,
   ZERO_PROOF,
-  paramsConsistencyInput,
+  proveGroupParams,
   resultAvailabilityInput,
   toProofStruct,
   type Groth16ProofStruct,
@@ -558,14 +558,7 @@ export class App {
       if (!t.paramsUpload) throw new Error(`${this.name}: the parameters of ${t.commitment} were not uploaded`);
       return t.paramsUpload;
     });
-    const input = paramsConsistencyInput(
-      uploads[0].message,
-      uploads.map((u) => u.nodeKey) as [PublicKey, PublicKey, PublicKey],
-      uploads.map((u) => u.blob) as [Blob, Blob, Blob],
-      uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
-    );
-    const proof = await this.prover.prove("ParamsConsistency", input);
-    return [toProofStruct(proof.solidity), input.publicSignals[9]];
+    return proveGroupParams(this.prover, [uploads[0], uploads[1], uploads[2]]);
   }
 
   /**

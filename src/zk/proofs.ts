@@ -59,6 +59,33 @@ export function paramsConsistencyInput(
   };
 }
 
+/** What the application kept of one group member's parameter upload: enough to prove ParamsConsistency. */
+export interface ParamsUploadSecret {
+  /** The packed parameters (the same for the three members). */
+  message: readonly bigint[];
+  nodeKey: PublicKey;
+  blob: Blob;
+  ephemeralSecret: bigint;
+}
+
+/**
+ * The ParamsConsistency proof of a validation group, in the order of `validateTaskGroup`'s members, with the
+ * `paramsHash` it proves: what both the application client and the step-by-step simulation send on-chain.
+ */
+export async function proveGroupParams(
+  prover: Pick<ProofCache, "prove">,
+  uploads: readonly [ParamsUploadSecret, ParamsUploadSecret, ParamsUploadSecret],
+): Promise<[Groth16ProofStruct, bigint]> {
+  const input = paramsConsistencyInput(
+    uploads[0].message,
+    uploads.map((u) => u.nodeKey) as [PublicKey, PublicKey, PublicKey],
+    uploads.map((u) => u.blob) as [Blob, Blob, Blob],
+    uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
+  );
+  const proof = await prover.prove("ParamsConsistency", input);
+  return [toProofStruct(proof.solidity), input.publicSignals[9]];
+}
+
 /** Inputs of ResultAvailability: the packed result, the app's key, the blob, its secret and the score. */
 export function resultAvailabilityInput(
   message: readonly bigint[],
