@@ -4,7 +4,7 @@ import { configVariable } from "hardhat/config";
 import hardhatToolboxMochaEthers from "@nomicfoundation/hardhat-toolbox-mocha-ethers";
 
 // Offline compiler: a `path` that is not a native binary is loaded as solcjs, so the npm `solc` package's
-// soljson.js is used and nothing is downloaded (see ../shared/TOOLCHAIN.md).
+// soljson.js is used and nothing is downloaded (see docs/toolchain.md).
 const require = createRequire(import.meta.url);
 const SOLJSON = require.resolve("solc/soljson.js");
 const SOLC_VERSION: string = require("solc/package.json").version;

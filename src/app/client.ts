@@ -1,6 +1,6 @@
 /**
  * The application client: submits a task and follows it through the whole lifecycle of the source document
- * (`../../../shared/spec/task-lifecycle.md`), over ethers v6 and the relay's HTTP API.
+ * (`docs/protocol.md`), over ethers v6 and the relay's HTTP API.
  *
  * `submitTask(request)`:
  * 1. **create**: `createTask` with a random GUID and nonce, the fee as `msg.value` and the app's Baby Jubjub key;

@@ -3,7 +3,7 @@
  *
  * They are deliberately small and driven explicitly, one step per method (no background loops, no event
  * subscriptions), so that the demo (`scripts/demo.ts`) and the gas benchmark (`scripts/bench-gas.ts`) can walk the
- * task lifecycle of `../../../shared/spec/task-lifecycle.md` step by step and look at every receipt.
+ * task lifecycle of `docs/protocol.md` step by step and look at every receipt.
  *
  * - {@link SimChain}: the three contracts, a name book for addresses, one `send` path for every transaction (with
  *   optional hooks before and after it) and a decoder of receipt logs into named events.
