@@ -3,6 +3,7 @@
 # secret contribution -> verification key -> Solidity verifier in contracts/verifiers/ (generated, not committed).
 #
 #   bash scripts/zk/build.sh [--force] [Name ...]        (default: every circuits/*.circom with a `component main`)
+#   bash scripts/zk/build.sh --adopt [Name ...]          (use a final zkey from a multi-party ceremony, see below)
 #   npm run zk:build                                     (also run by the pre-scripts of build, test, demo, ...)
 #
 # For each circuit `circuits/<Name>.circom`, in $VSS_ZK_DIR/<Name>/ (default build/zk/<Name>/):
@@ -45,10 +46,12 @@ export NODE_OPTIONS="${NODE_OPTIONS:---max-old-space-size=8192}"
 source scripts/zk/common.sh
 
 FORCE=0
+ADOPT=0
 SELECTED=()
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
+    --adopt) ADOPT=1 ;;
     -h | --help)
       sed -n '2,36p' "$0"
       exit 0
@@ -124,7 +127,21 @@ build_one() {
   fi
 
   khash="$(ceremony_hash "$dir/${name}.r1cs")"
-  if [ "$FORCE" = 0 ] && [ "$(cat "$dir/ceremony.sha256" 2> /dev/null)" = "$khash" ] \
+  if [ "$ADOPT" = 1 ]; then
+    [ -f "$dir/${name}_final.zkey" ] || {
+      echo "  --adopt: put the ceremony's ${name}_final.zkey (and its .transcript.json) in $dir first"
+      exit 1
+    }
+    rm -f "$dir/ceremony.sha256"
+    t=$(now)
+    "${CEREMONY[@]}" finalize "$dir/${name}.r1cs" "$PTAU" "$dir/${name}_final.zkey" "$dir/verification_key.json" \
+      "$dir/${name}Verifier.sol" > "$dir/ceremony.log" 2>&1 || {
+      cat "$dir/ceremony.log"
+      exit 1
+    }
+    echo "$khash" > "$dir/ceremony.sha256"
+    echo "  adopted       $dir/${name}_final.zkey (zkey verify OK, $(elapsed "$t") s)"
+  elif [ "$FORCE" = 0 ] && [ "$(cat "$dir/ceremony.sha256" 2> /dev/null)" = "$khash" ] \
     && [ -f "$dir/${name}_final.zkey" ] && [ -f "$dir/verification_key.json" ] && [ -f "$dir/${name}Verifier.sol" ]; then
     echo "  ceremony      cached (this machine's own contribution)"
   else
