@@ -12,13 +12,14 @@
  *      network, and by snarkjs under the final key (the verifiers accept honest proofs: test/circuits/*.test.ts);
  *  (c) the final δ is neither the G2 generator nor the δ that the old derivation gave (setup + `zkey beacon` with the
  *      old fixed beacon hash, 2^10 iterations), recomputed here through snarkjs on a one-constraint circuit: a beacon
- *      multiplies δ by a scalar drawn only from the beacon hash, so a beacon-only δ is the same for every circuit.
+ *      multiplies δ by a scalar drawn only from the beacon hash, so a beacon-only δ is the same for every circuit;
+ *      and scripts/zk/ceremony.ts refuses to finalize those setup-only and beacon-only zkeys.
  *
  * Needs the artefacts of `npm run zk:build` (run by the npm pre-scripts). Runtime: a few seconds (the beacon
  * derivation compiles and sets up a one-constraint circuit).
  */
 import { expect } from "chai";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -108,34 +109,25 @@ function readKey(file: string): VerificationKey {
 }
 
 /**
- * The δ of the old derivation, recomputed with snarkjs: a one-constraint circuit, `groth16 setup` with the project's
- * ptau, then `zkey beacon` with the old beacon. Beacon-only δ does not depend on the circuit (see the header).
+ * The old derivation, recomputed with snarkjs in a temporary folder: a one-constraint circuit, `groth16 setup` with
+ * the project's ptau, then `zkey beacon` with the old beacon. Beacon-only δ does not depend on the circuit (see the
+ * header).
  */
-async function oldBeaconDelta(): Promise<{ setupDelta: G2Json; beaconDelta: G2Json }> {
-  const dir = mkdtempSync(path.join(tmpdir(), "vss-old-beacon-"));
-  try {
-    writeFileSync(
-      path.join(dir, "Tiny.circom"),
-      "pragma circom 2.1.6;\ntemplate Tiny() { signal input a; signal input b; signal output c; c <== a * b; }\n" +
-        "component main { public [a] } = Tiny();\n",
-    );
-    execFileSync(
-      process.execPath,
-      ["node_modules/circom2/cli.js", path.join(dir, "Tiny.circom"), "--r1cs", "-o", dir],
-      {
-        stdio: "pipe",
-      },
-    );
-    const setup = path.join(dir, "Tiny_0000.zkey");
-    const beacon = path.join(dir, "Tiny_beacon.zkey");
-    await snarkjs.zKey.newZKey(path.join(dir, "Tiny.r1cs"), PTAU, setup);
-    await snarkjs.zKey.beacon(setup, beacon, "old beacon", OLD_BEACON_HASH, OLD_BEACON_ITERATIONS_EXP);
-    const setupDelta = ((await snarkjs.zKey.exportVerificationKey(setup)) as VerificationKey).vk_delta_2;
-    const beaconDelta = ((await snarkjs.zKey.exportVerificationKey(beacon)) as VerificationKey).vk_delta_2;
-    return { setupDelta, beaconDelta };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+async function oldDerivation(dir: string) {
+  writeFileSync(
+    path.join(dir, "Tiny.circom"),
+    "pragma circom 2.1.6;\ntemplate Tiny() { signal input a; signal input b; signal output c; c <== a * b; }\n" +
+      "component main { public [a] } = Tiny();\n",
+  );
+  execFileSync(process.execPath, ["node_modules/circom2/cli.js", path.join(dir, "Tiny.circom"), "--r1cs", "-o", dir], {
+    stdio: "pipe",
+  });
+  const r1cs = path.join(dir, "Tiny.r1cs");
+  const setup = path.join(dir, "Tiny_0000.zkey");
+  const beacon = path.join(dir, "Tiny_beacon.zkey");
+  await snarkjs.zKey.newZKey(r1cs, PTAU, setup);
+  await snarkjs.zKey.beacon(setup, beacon, "old beacon", OLD_BEACON_HASH, OLD_BEACON_ITERATIONS_EXP);
+  return { r1cs, setup, beacon };
 }
 
 describe("security: forged Groth16 proofs (issue 17, trusted setup)", function () {
@@ -178,14 +170,48 @@ describe("security: forged Groth16 proofs (issue 17, trusted setup)", function (
     });
   }
 
-  it("the final δ of every circuit is neither g₂ nor the δ of the old public beacon", async () => {
-    const { setupDelta, beaconDelta } = await oldBeaconDelta();
-    expect(sameG2(setupDelta, g2Generator())).to.equal(true);
-    expect(sameG2(beaconDelta, setupDelta)).to.equal(false);
-    for (const name of CIRCUITS) {
-      const finalVk = readKey(path.resolve("build/zk", name, "verification_key.json"));
-      expect(sameG2(finalVk.vk_delta_2, g2Generator()), `${name}: δ = g₂`).to.equal(false);
-      expect(sameG2(finalVk.vk_delta_2, beaconDelta), `${name}: δ = old beacon δ`).to.equal(false);
-    }
+  describe("the old derivation (setup + public beacon), recomputed on a one-constraint circuit", () => {
+    let dir: string;
+    let old: Awaited<ReturnType<typeof oldDerivation>>;
+    before(async () => {
+      dir = mkdtempSync(path.join(tmpdir(), "vss-old-beacon-"));
+      old = await oldDerivation(dir);
+    });
+    after(() => rmSync(dir, { recursive: true, force: true }));
+
+    it("the final δ of every circuit is neither g₂ nor the δ of the old public beacon", async () => {
+      const setupDelta = ((await snarkjs.zKey.exportVerificationKey(old.setup)) as VerificationKey).vk_delta_2;
+      const beaconDelta = ((await snarkjs.zKey.exportVerificationKey(old.beacon)) as VerificationKey).vk_delta_2;
+      expect(sameG2(setupDelta, g2Generator())).to.equal(true);
+      expect(sameG2(beaconDelta, setupDelta)).to.equal(false);
+      for (const name of CIRCUITS) {
+        const finalVk = readKey(path.resolve("build/zk", name, "verification_key.json"));
+        expect(sameG2(finalVk.vk_delta_2, g2Generator()), `${name}: δ = g₂`).to.equal(false);
+        expect(sameG2(finalVk.vk_delta_2, beaconDelta), `${name}: δ = old beacon δ`).to.equal(false);
+      }
+    });
+
+    it("the ceremony refuses to finalize a setup-only or beacon-only zkey", () => {
+      for (const zkey of [old.setup, old.beacon]) {
+        const sol = path.join(dir, "TinyVerifier.sol");
+        const run = spawnSync(
+          process.execPath,
+          [
+            "node_modules/tsx/dist/cli.mjs",
+            "scripts/zk/ceremony.ts",
+            "finalize",
+            old.r1cs,
+            PTAU,
+            zkey,
+            path.join(dir, "vk.json"),
+            sol,
+          ],
+          { encoding: "utf8" },
+        );
+        expect(run.status, run.stderr).to.equal(1);
+        expect(run.stderr).to.contain("has no secret contribution");
+        expect(existsSync(sol)).to.equal(false);
+      }
+    });
   });
 });
