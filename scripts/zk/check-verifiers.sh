@@ -1,44 +1,65 @@
 #!/usr/bin/env bash
-# CI check: the committed contracts/verifiers/<Name>Verifier.sol are exactly what the deterministically derived
-# zkeys export.
+# CI check of the trusted setup and of the verifiers the contracts are built with (npm run zk:check).
 #
-#   bash scripts/zk/check-verifiers.sh [--force] [Name ...]     (npm run zk:check)
+#   bash scripts/zk/check-verifiers.sh [Name ...]        (default: every circuits/*.circom with a `component main`)
 #
-# Runs scripts/zk/build.sh (which uses build/zk/ as a cache when the circuit sources are unchanged) with the
-# verifiers exported into a temporary directory, then compares them byte for byte with the committed files. A
-# circuit whose source exists but whose verifier is missing or different fails the check. Also reports uncommitted
-# changes under contracts/verifiers/ when run inside a Git work tree.
+# For each circuit, on the artefacts of $VSS_ZK_DIR/<Name>/ (default build/zk/<Name>/, see build.sh), without
+# rebuilding or changing anything:
+#   - the r1cs was compiled from the current sources (compile.sha256), so the check is about this circuit;
+#   - `snarkjs zkey verify` of <Name>_final.zkey against the r1cs and the ptau passes, and the chain has at least one
+#     contribution that is not a public beacon (a setup-only or beacon-only zkey lets anyone forge proofs);
+#   - verification_key.json is the key of that zkey, and the constants of contracts/verifiers/<Name>Verifier.sol
+#     (α, β, γ, δ, every ICᵢ, the number of public signals) are that key;
+#   - the zkey's sha256 is the one its transcript recorded.
+# Also fails when a verifier is tracked by Git (they are generated per setup: docs/trusted-setup.md).
+# `zkey verify` recomputes the setup, so this takes about as long as the build's setup step.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-fresh="$(mktemp -d)"
-trap 'rm -rf "$fresh"' EXIT
-VERIFIER_OUT_DIR="$fresh" bash scripts/zk/build.sh "$@"
+ZK_DIR="${VSS_ZK_DIR:-build/zk}"
+PTAU="${VSS_ZK_PTAU:-circuits/ptau/pot16_final.ptau}"
+VERIFIER_DIR="${VERIFIER_OUT_DIR:-contracts/verifiers}"
+CEREMONY=(node node_modules/tsx/dist/cli.mjs scripts/zk/ceremony.ts)
+export NODE_OPTIONS="${NODE_OPTIONS:---max-old-space-size=8192}"
+# shellcheck source=scripts/zk/common.sh
+source scripts/zk/common.sh
+
+SELECTED=("$@")
+[ ${#SELECTED[@]} -eq 0 ] && mapfile -t SELECTED < <(all_circuits)
 
 status=0
-checked=0
-for exported in "$fresh"/*Verifier.sol; do
-  [ -e "$exported" ] || continue
-  name="$(basename "$exported")"
-  committed="contracts/verifiers/$name"
-  checked=$((checked + 1))
-  if [ ! -f "$committed" ]; then
-    echo "FAIL  $committed is missing (run npm run zk:build and commit it)"
+for name in "${SELECTED[@]}"; do
+  dir="$ZK_DIR/$name"
+  sol="$VERIFIER_DIR/${name}Verifier.sol"
+  missing=()
+  for f in "$dir/${name}.r1cs" "$dir/${name}_final.zkey" "$dir/verification_key.json" "$sol"; do
+    [ -f "$f" ] || missing+=("$f")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "FAIL  $name: missing ${missing[*]} (run npm run zk:build)"
     status=1
-  elif cmp -s "$exported" "$committed"; then
-    echo "ok    $committed matches the export of build/zk/${name%Verifier.sol}/${name%Verifier.sol}_final.zkey"
+    continue
+  fi
+  if [ "$(cat "$dir/compile.sha256" 2> /dev/null)" != "$(compile_hash "circuits/${name}.circom")" ]; then
+    echo "FAIL  $name: $dir/${name}.r1cs is not compiled from the current circuits/${name}.circom (run npm run zk:build)"
+    status=1
+    continue
+  fi
+  t=$(date +%s)
+  if ! "${CEREMONY[@]}" check "$dir/${name}.r1cs" "$PTAU" "$dir/${name}_final.zkey" "$dir/verification_key.json" "$sol"; then
+    echo "FAIL  $name"
+    status=1
   else
-    echo "FAIL  $committed differs from the export of the derived zkey:"
-    diff -u "$committed" "$exported" | head -40 || true
-    status=1
+    echo "      $name checked in $(($(date +%s) - t)) s"
   fi
 done
-[ "$checked" -gt 0 ] || { echo "FAIL  no verifier was exported"; status=1; }
 
 if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
-  if ! git diff --quiet -- contracts/verifiers/ || [ -n "$(git ls-files --others --exclude-standard -- contracts/verifiers/)" ]; then
-    echo "note  contracts/verifiers/ has uncommitted changes:"
-    git status --short -- contracts/verifiers/
+  tracked="$(git ls-files -- "$VERIFIER_DIR/*.sol")"
+  if [ -n "$tracked" ]; then
+    echo "FAIL  generated verifiers are tracked by Git (each setup makes its own; see docs/trusted-setup.md):"
+    echo "$tracked"
+    status=1
   fi
 fi
 exit "$status"
