@@ -295,12 +295,12 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @notice Reports that the encrypted result is on the relay: Validated → EndSuccess, GroupValidated →
     /// EndGroupSuccess; settles the fee. Selected node only.
     /// @dev `resultProof` is a ResultAvailability proof with public signals (isText = task type is LLM, the task's
-    /// `appPublicKey`, `resultHash`, the stored score as a big-endian integer, and the binding
-    /// uint256(keccak256(abi.encode(block.chainid, this contract, creator, taskIDCommitment, selectedNode))) >> 3):
+    /// `appPublicKey`, `resultHash`, the stored score as a big-endian integer, and the binding uint256(keccak256(
+    /// abi.encode(block.chainid, this contract, creator, taskIDCommitment, selectedNode))) >> 3):
     /// the blob is the result, canonically packed and encrypted to the application, its sim hash is the score the
-    /// node submitted, and the proof was made for this task and this node (it settles no other). The circuit hashes exactly one 64×64
-    /// image, so an image task's score must be one 8-byte pHash; longer image scores (several images) cannot be
-    /// proven and revert `TaskResultProofInvalid` like a bad proof.
+    /// node submitted, and the proof was made for this task and this node (it settles no other). The circuit hashes
+    /// exactly one 64×64 image, so an image task's score must be one 8-byte pHash; longer image scores (several
+    /// images) cannot be proven and revert `TaskResultProofInvalid` like a bad proof.
     /// @param taskIDCommitment The task.
     /// @param resultHash Blob hash of the encrypted result.
     /// @param root A root posted to `RelayRoots` (and not revoked).
