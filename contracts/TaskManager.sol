@@ -254,15 +254,14 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         bytes32 taskIDCommitment3,
         bytes32 taskGUID,
         ISamplingVerifier.VRFProof calldata proof,
-        Groth16Proof calldata paramsProof,
-        uint256 paramsHash
+        Groth16Proof calldata paramsProof
     ) external {
         bytes32[3] memory ids = [taskIDCommitment1, taskIDCommitment2, taskIDCommitment3];
         _checkGroup(ids, taskGUID);
         Task storage original = _tasks[ids[0]];
         uint256 number = _samplingNumber(ids[0], original, proof);
         if (number % _config.samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
-        _checkParamsProof(ids, paramsProof, paramsHash);
+        _checkParamsProof(ids, paramsProof);
         _settleGroup(ids);
     }
 
@@ -463,11 +462,11 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// EndAborted: then no row invalidates anyone. Otherwise every member is ScoreReady or ErrorReported, so its
     /// parameters were uploaded, and its node has been Busy since it was selected: it cannot have re-joined, so its
     /// registered key is the one the parameters were encrypted to.
-    function _checkParamsProof(bytes32[3] memory ids, Groth16Proof calldata p, uint256 paramsHash) private view {
+    function _checkParamsProof(bytes32[3] memory ids, Groth16Proof calldata p) private view {
         for (uint256 i = 0; i < 3; ++i) {
             if (_tasks[ids[i]].status == TaskStatus.EndAborted) return;
         }
-        uint256[10] memory signals;
+        uint256[9] memory signals;
         for (uint256 i = 0; i < 3; ++i) {
             Task storage member = _tasks[ids[i]];
             uint256[2] memory key = REGISTRY.nodePublicKey(member.selectedNode);
@@ -475,12 +474,14 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             signals[2 * i + 1] = key[1];
             signals[6 + i] = uint256(member.paramsHash);
         }
-        signals[9] = paramsHash;
         if (!PARAMS_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskParamsProofInvalid(ids[0]);
     }
 
     /// @dev The ResultAvailability check of `reportTaskResultUploaded`: the sim hash is the stored score read as a
     /// big-endian integer (32 bytes for text; exactly one 8-byte pHash for images, the only size the circuit hashes).
+    /// The last signal binds the proof to this deployment, this task and its selected node (the caller), so that a
+    /// proof made for another task, even of the same app with the same score, does not verify; `>> 3` keeps the
+    /// hash below the BN254 scalar field. src/zk/proofs.ts `resultBinding` computes the same value.
     function _checkResultProof(
         bytes32 taskIDCommitment,
         Task storage task,
@@ -496,12 +497,17 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             if (score.length != SimHash.BLOCK_LENGTH) revert TaskResultProofInvalid(taskIDCommitment);
             simHash = uint64(bytes8(score));
         }
-        uint256[5] memory signals = [
+        uint256 binding =
+            uint256(
+                keccak256(abi.encode(block.chainid, address(this), task.creator, taskIDCommitment, task.selectedNode))
+            ) >> 3;
+        uint256[6] memory signals = [
             isText ? 1 : 0,
             task.appPublicKey[0],
             task.appPublicKey[1],
             uint256(resultHash),
-            simHash
+            simHash,
+            binding
         ];
         if (!RESULT_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskResultProofInvalid(taskIDCommitment);
     }

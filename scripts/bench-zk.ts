@@ -17,6 +17,7 @@ import {
   paramsConsistencyInput,
   prove,
   resultAvailabilityInput,
+  resultBinding,
   terminateProver,
   verify,
   type CircuitInput,
@@ -76,6 +77,14 @@ function resultInput(): CircuitInput {
     secret,
     false,
     imagePHash(pixels),
+    // Any task binding will do: proving cost does not depend on it.
+    resultBinding({
+      chainId: 31337n,
+      taskManager: "0x" + "11".repeat(20),
+      creator: "0x" + "22".repeat(20),
+      taskIDCommitment: "0x" + "33".repeat(32),
+      node: "0x" + "44".repeat(20),
+    }),
   );
 }
 

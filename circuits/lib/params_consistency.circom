@@ -13,8 +13,8 @@ template ParamsConsistency(msgLen) {
     signal input nodePublicKey[N][2];
     // --- Public: the blob hashes proven available when the parameters were uploaded.
     signal input blobHash[N];
-    // --- Public: spongeHash(message).
-    signal input paramsHash;
+    // No hash of `message` is public: an unsalted hash of the plaintext would let anyone confirm a guessed prompt
+    // offline. The blob hashes commit to ciphertexts under fresh ephemeral keys, which reveal nothing of it.
 
     // --- Private: the packed parameters, shared by all three blobs.
     signal input message[msgLen];
@@ -35,8 +35,4 @@ template ParamsConsistency(msgLen) {
         // ... and is the blob with hash blobHash[i].
         blob[i].blobHash === blobHash[i];
     }
-
-    component params = SpongeHash(msgLen);
-    params.in <== message;
-    params.out === paramsHash;
 }

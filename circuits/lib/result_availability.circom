@@ -5,6 +5,7 @@ pragma circom 2.1.6;
 
 include "./blob.circom";
 include "./phash.circom";
+include "./packing.circom";
 
 // ResultAvailability for an image of imageSide × imageSide bytes (imageSide ∈ {8, 16, 32, 64}, and the
 // imageSide² bytes must fit in the msgLen − 1 chunks). The network's circuit is ResultAvailability(134) below,
@@ -25,6 +26,10 @@ template ResultAvailabilitySized(msgLen, imageSide) {
     signal input blobHash;
     // The node's score: the 64-bit pHash for an image, the sponge hash of the message for text (src/crypto/phash.ts).
     signal input simHash;
+    // The task and the node that settles it: keccak256(abi.encode(chainid, TaskManager, creator, taskIDCommitment,
+    // selectedNode)) >> 3 (src/zk/proofs.ts `resultBinding`, TaskManager `_checkResultProof`). The statement does not
+    // depend on it; it is public so that a proof for one task (or node) verifies for no other.
+    signal input binding;
 
     // --- Private: the packed result (element 0 = byte length, then 31-byte chunks; blob.ts `packBytes`).
     signal input message[msgLen];
@@ -36,6 +41,11 @@ template ResultAvailabilitySized(msgLen, imageSide) {
     // isText ∈ {0, 1}: otherwise the selection below could mix the two hashes.
     isText * (isText - 1) === 0;
 
+    // Groth16 already fixes every public input, but a constraint that reads `binding` keeps that from depending on
+    // the proving system (one constraint).
+    signal bindingSquare;
+    bindingSquare <== binding * binding;
+
     // The blob [e·Base8, nonce, ciphertext] encrypts `message` to the app, and hashes to blobHash.
     component blob = EncryptedBlob(msgLen);
     blob.message <== message;
@@ -45,20 +55,22 @@ template ResultAvailabilitySized(msgLen, imageSide) {
     blob.ciphertext <== ciphertext;
     blob.blobHash === blobHash;
 
-    // The chunks as range-checked bytes (always checked: canonical packing of text passes too).
+    // The chunks as range-checked bytes (31 per chunk element, each < 2^248).
     component bytes = UnpackBytes(nChunks);
     for (var i = 0; i < nChunks; i++) {
         bytes.in[i] <== message[1 + i];
     }
 
-    // Image: exactly nPixels bytes, and the padding bytes after them are zero (they are bytes, so their sum is
-    // zero only if each is). Both are void for text (isText = 1).
-    (1 - isText) * (message[0] - nPixels) === 0;
-    var padding = 0;
-    for (var k = nPixels; k < nBytes; k++) {
-        padding += bytes.out[k];
+    // Canonical packing for both kinds (the app's `unpackBytes` accepts exactly these messages): length ≤ the
+    // capacity, zero elements after the data, zero padding bytes in the last data chunk.
+    component canonical = CanonicalPacking(nChunks);
+    canonical.length <== message[0];
+    for (var i = 0; i < nChunks; i++) {
+        canonical.chunk[i] <== message[1 + i];
     }
-    (1 - isText) * padding === 0;
+
+    // Image: exactly nPixels bytes (with the canonical packing, the bytes after them are zero).
+    (1 - isText) * (message[0] - nPixels) === 0;
 
     // Both candidate scores; simHash must be the one of the task's kind.
     component image = PHash64(imageSide);
@@ -78,6 +90,7 @@ template ResultAvailability(msgLen) {
     signal input appPublicKey[2];
     signal input blobHash;
     signal input simHash;
+    signal input binding;
     signal input message[msgLen];
     signal input ephemeralSecret;
     signal input nonce;
@@ -88,6 +101,7 @@ template ResultAvailability(msgLen) {
     inner.appPublicKey <== appPublicKey;
     inner.blobHash <== blobHash;
     inner.simHash <== simHash;
+    inner.binding <== binding;
     inner.message <== message;
     inner.ephemeralSecret <== ephemeralSecret;
     inner.nonce <== nonce;

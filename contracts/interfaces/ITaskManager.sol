@@ -263,23 +263,22 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @param taskIDCommitment3 The other validation task.
     /// @dev When no member is `EndAborted` (every member is ScoreReady or ErrorReported), `paramsProof` must be a
     /// ParamsConsistency proof with public signals (the three selected nodes' registered keys, the three parameter
-    /// blob hashes recorded by `reportTaskParametersUploaded`, `paramsHash`), members in argument order: the three
-    /// nodes were sent the same parameters. Else `TaskParamsProofInvalid`. Those are exactly the groups whose outcome
+    /// blob hashes recorded by `reportTaskParametersUploaded`), members in argument order: the three nodes were sent
+    /// the same parameters. No hash of the parameters is an argument: an unsalted one would let anyone confirm a
+    /// guessed prompt offline. Else `TaskParamsProofInvalid`. Those are exactly the groups whose outcome
     /// can invalidate (slash) a member. With an aborted member nobody is slashed, and the proof is not checked: the
     /// aborted member may never have had parameters uploaded, and its node, released, may have re-joined with
     /// another key since. Any `paramsProof` (e.g. all zeros) will do then.
     /// @param taskGUID The group's GUID: every commitment must be keccak256(taskGUID, its nonce).
     /// @param proof The creator's VRF proof over the original task's sampling seed, saying "sampled".
     /// @param paramsProof The ParamsConsistency proof (see above).
-    /// @param paramsHash Poseidon hash of the packed parameters, the proof's last public signal.
     function validateTaskGroup(
         bytes32 taskIDCommitment1,
         bytes32 taskIDCommitment2,
         bytes32 taskIDCommitment3,
         bytes32 taskGUID,
         ISamplingVerifier.VRFProof calldata proof,
-        Groth16Proof calldata paramsProof,
-        uint256 paramsHash
+        Groth16Proof calldata paramsProof
     ) external;
 
     /// @notice Ends a task whose stage deadline passed (anyone), or cancels a queued task (creator, any time).
@@ -296,10 +295,12 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @notice Reports that the encrypted result is on the relay: Validated → EndSuccess, GroupValidated →
     /// EndGroupSuccess; settles the fee. Selected node only.
     /// @dev `resultProof` is a ResultAvailability proof with public signals (isText = task type is LLM, the task's
-    /// `appPublicKey`, `resultHash`, the stored score as a big-endian integer): the blob is the result, encrypted
-    /// to the application, and its sim hash is the score the node submitted. The circuit hashes exactly one 64×64
-    /// image, so an image task's score must be one 8-byte pHash; longer image scores (several images) cannot be
-    /// proven and revert `TaskResultProofInvalid` like a bad proof.
+    /// `appPublicKey`, `resultHash`, the stored score as a big-endian integer, and the binding uint256(keccak256(
+    /// abi.encode(block.chainid, this contract, creator, taskIDCommitment, selectedNode))) >> 3):
+    /// the blob is the result, canonically packed and encrypted to the application, its sim hash is the score the
+    /// node submitted, and the proof was made for this task and this node (it settles no other). The circuit hashes
+    /// exactly one 64×64 image, so an image task's score must be one 8-byte pHash; longer image scores (several
+    /// images) cannot be proven and revert `TaskResultProofInvalid` like a bad proof.
     /// @param taskIDCommitment The task.
     /// @param resultHash Blob hash of the encrypted result.
     /// @param root A root posted to `RelayRoots` (and not revoked).

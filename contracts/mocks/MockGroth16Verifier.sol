@@ -13,7 +13,7 @@ contract MockGroth16Verifier is IParamsConsistencyVerifier, IResultAvailabilityV
         uint256[2] calldata a,
         uint256[2][2] calldata,
         uint256[2] calldata,
-        uint256[10] calldata
+        uint256[9] calldata
     ) external pure returns (bool) {
         return a[0] == 1;
     }
@@ -23,7 +23,7 @@ contract MockGroth16Verifier is IParamsConsistencyVerifier, IResultAvailabilityV
         uint256[2] calldata a,
         uint256[2][2] calldata,
         uint256[2] calldata,
-        uint256[5] calldata
+        uint256[6] calldata
     ) external pure returns (bool) {
         return a[0] == 1;
     }

@@ -324,17 +324,15 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       if (before.every((st) => st === TaskStatus.EndAborted))
         throw await this.abortedError("execution", original, members);
       let proof: Groth16ProofStruct = ZERO_PROOF;
-      let paramsHash = 0n;
       if (!before.includes(TaskStatus.EndAborted)) {
         if (!paramsProof) throw new Error(`${this.name}: no parameters proof for the group of ${id}`);
-        [proof, paramsHash] = await paramsProof;
+        proof = await paramsProof;
       }
       await this.tx.call("validateTaskGroup", this.taskManager.validateTaskGroup, [
         ...all,
         taskGUID,
         solidityVRF,
         proof,
-        paramsHash,
       ]);
       const after = await Promise.all(all.map(async (c) => Number(await this.taskManager.taskStatus(c)) as TaskStatus));
       this.stage({ type: "validated", taskIDCommitment: id, statuses: after });
@@ -471,7 +469,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
     });
   }
 
-  private async proveParams(group: [Member, Member, Member]): Promise<[Groth16ProofStruct, bigint]> {
+  private async proveParams(group: [Member, Member, Member]): Promise<Groth16ProofStruct> {
     return proveGroupParams(this.prover, [group[0].upload!, group[1].upload!, group[2].upload!]);
   }
 

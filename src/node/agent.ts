@@ -40,7 +40,7 @@ import {
   randomNonce128,
 } from "../crypto/blob.js";
 import { RelayClient } from "../relay/client.js";
-import { ProofCache, resultAvailabilityInput, toProofStruct } from "../zk/proofs.js";
+import { ProofCache, resultAvailabilityInput, resultBinding, toProofStruct } from "../zk/proofs.js";
 import { TaskStatus, TaskType, NodeStatus, TaskError, isFinal } from "../types.js";
 import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
 import { ChainWatcher, type ChainBlock, type ChainEvent } from "../chain/watcher.js";
@@ -386,7 +386,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       case TaskStatus.GroupValidated: {
         const job = await this.ensureJob(c, taskType, info.paramsHash);
         if (job.result === null) throw new Error(`task ${c} was validated but its parameters were invalid here`);
-        await this.uploadResult(c, job, [info.appPublicKey[0], info.appPublicKey[1]]);
+        await this.uploadResult(c, job, [info.appPublicKey[0], info.appPublicKey[1]], info.creator);
         return;
       }
       default: {
@@ -470,7 +470,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
   }
 
   /** Encrypts the result to the application, uploads it, proves it, and reports it with the relay's proof. */
-  private async uploadResult(c: string, job: Job, appKey: PublicKey): Promise<void> {
+  private async uploadResult(c: string, job: Job, appKey: PublicKey, creator: string): Promise<void> {
     const result = getBytes(job.result!);
     const message = packBytes(result, RESULT_CAPACITY);
     const ephemeralSecret = randomScalar();
@@ -482,6 +482,13 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       ephemeralSecret,
       !isImageTask(job.taskType),
       BigInt(job.score!),
+      resultBinding({
+        chainId: (await this.provider.getNetwork()).chainId,
+        taskManager: await this.taskManager.getAddress(),
+        creator,
+        taskIDCommitment: c,
+        node: this.address,
+      }),
     );
     const bytes = blobToBytes(blob);
     const proveStarted = Date.now();

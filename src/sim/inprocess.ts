@@ -73,6 +73,7 @@ import {
   ZERO_PROOF,
   proveGroupParams,
   resultAvailabilityInput,
+  resultBinding,
   toProofStruct,
   type Groth16ProofStruct,
 } from "../zk/proofs.js";
@@ -549,11 +550,11 @@ export class App {
 
   /**
    * The ParamsConsistency proof that the three members' parameter blobs encrypt the same parameters to their three
-   * nodes, and its `paramsHash`; the zero proof when a member is EndAborted (the contract does not check it then).
+   * nodes; the zero proof when a member is EndAborted (the contract does not check it then).
    */
-  async paramsProof(group: readonly [AppTask, AppTask, AppTask]): Promise<[Groth16ProofStruct, bigint]> {
+  async paramsProof(group: readonly [AppTask, AppTask, AppTask]): Promise<Groth16ProofStruct> {
     const statuses = await Promise.all(group.map((t) => this.chain.contracts.taskManager.taskStatus(t.commitment)));
-    if (statuses.some((s) => s === BigInt(TaskStatus.EndAborted))) return [ZERO_PROOF, 0n];
+    if (statuses.some((s) => s === BigInt(TaskStatus.EndAborted))) return ZERO_PROOF;
     const uploads = group.map((t) => {
       if (!t.paramsUpload) throw new Error(`${this.name}: the parameters of ${t.commitment} were not uploaded`);
       return t.paramsUpload;
@@ -568,7 +569,7 @@ export class App {
   async validateGroup(original: AppTask): Promise<SentTx> {
     const members = original.validationTasks;
     if (!members) throw new Error(`${this.name}: task ${original.commitment} has no validation tasks`);
-    const [proof, paramsHash] = await this.paramsProof([original, members[0], members[1]]);
+    const proof = await this.paramsProof([original, members[0], members[1]]);
     return this.chain.send(this.name, "validateTaskGroup", () =>
       this.taskManager.validateTaskGroup(
         original.commitment,
@@ -577,7 +578,6 @@ export class App {
         original.taskGUID,
         original.sampling.proof,
         proof,
-        paramsHash,
       ),
     );
   }
@@ -733,6 +733,13 @@ export class Node {
     const appKey: PublicKey = [info.appPublicKey[0], info.appPublicKey[1]];
     const sealed = sealBytes(job.result, RESULT_CAPACITY, appKey, this.ephemeralRandom);
     const simHash = BigInt(hexlify(job.score));
+    const binding = resultBinding({
+      chainId: (await this.wallet.provider!.getNetwork()).chainId,
+      taskManager: await this.chain.contracts.taskManager.getAddress(),
+      creator: info.creator,
+      taskIDCommitment: commitment,
+      node: this.address,
+    });
     const input = resultAvailabilityInput(
       sealed.message,
       appKey,
@@ -740,6 +747,7 @@ export class Node {
       sealed.ephemeralSecret,
       job.isText,
       simHash,
+      binding,
     );
     const resultProof = toProofStruct((await this.prover.prove("ResultAvailability", input)).solidity);
     const hash = this.relay.upload(sealed.blob);

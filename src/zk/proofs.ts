@@ -3,16 +3,18 @@
  * derives into `build/zk/<Circuit>/` (wasm witness generator and final zkey).
  *
  * - ParamsConsistency: the three blobs of a validation group encrypt the same parameters to the three nodes.
- *   Public signals: nodePublicKey[3][2] (flattened), blobHash[3], paramsHash.
- * - ResultAvailability: the result blob encrypts the result to the application and the result's sim hash is the
- *   score. Public signals: isText, appPublicKey[2], blobHash, simHash.
+ *   Public signals: nodePublicKey[3][2] (flattened), blobHash[3]. Nothing computed from the parameters alone.
+ * - ResultAvailability: the result blob encrypts a canonically packed result to the application and the result's
+ *   sim hash is the score. Public signals: isText, appPublicKey[2], blobHash, simHash, binding (the task and the
+ *   node settling it, {@link resultBinding}).
  *
  * The input builders here are the single place that turns SDK objects (messages, keys, blobs) into circuit inputs;
  * they compute the public signals with the same TypeScript functions the chain's inputs come from.
  */
 import path from "node:path";
+import { AbiCoder, keccak256 } from "ethers";
 import * as snarkjs from "snarkjs";
-import { blobHash, paramsHash, type Blob } from "../crypto/blob.js";
+import { blobHash, type Blob } from "../crypto/blob.js";
 import type { PublicKey } from "../crypto/babyjub.js";
 
 /** The circuits the build script produces. */
@@ -44,18 +46,16 @@ export function paramsConsistencyInput(
   ephemeralSecrets: readonly [bigint, bigint, bigint],
 ): CircuitInput {
   const hashes = blobs.map(blobHash);
-  const pHash = paramsHash(message);
   return {
     input: {
       nodePublicKey: nodeKeys,
       blobHash: hashes,
-      paramsHash: pHash,
       message,
       ephemeralSecret: ephemeralSecrets,
       nonce: blobs.map((b) => b.nonce),
       ciphertexts: blobs.map((b) => b.ciphertext),
     },
-    publicSignals: [...nodeKeys.flat(), ...hashes, pHash],
+    publicSignals: [...nodeKeys.flat(), ...hashes],
   };
 }
 
@@ -69,13 +69,13 @@ export interface ParamsUploadSecret {
 }
 
 /**
- * The ParamsConsistency proof of a validation group, in the order of `validateTaskGroup`'s members, with the
- * `paramsHash` it proves: what both the application client and the step-by-step simulation send on-chain.
+ * The ParamsConsistency proof of a validation group, in the order of `validateTaskGroup`'s members: what both the
+ * application client and the step-by-step simulation send on-chain.
  */
 export async function proveGroupParams(
   prover: Pick<ProofCache, "prove">,
   uploads: readonly [ParamsUploadSecret, ParamsUploadSecret, ParamsUploadSecret],
-): Promise<[Groth16ProofStruct, bigint]> {
+): Promise<Groth16ProofStruct> {
   const input = paramsConsistencyInput(
     uploads[0].message,
     uploads.map((u) => u.nodeKey) as [PublicKey, PublicKey, PublicKey],
@@ -83,10 +83,40 @@ export async function proveGroupParams(
     uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
   );
   const proof = await prover.prove("ParamsConsistency", input);
-  return [toProofStruct(proof.solidity), input.publicSignals[9]];
+  return toProofStruct(proof.solidity);
 }
 
-/** Inputs of ResultAvailability: the packed result, the app's key, the blob, its secret and the score. */
+/** The task a result proof settles, and the node settling it: what {@link resultBinding} hashes. */
+export interface ResultTaskRef {
+  /** The chain id of the deployment. */
+  chainId: bigint;
+  /** The TaskManager's address. */
+  taskManager: string;
+  /** The task's creator (the application account). */
+  creator: string;
+  /** The task's commitment. */
+  taskIDCommitment: string;
+  /** The task's selected node, which reports the result. */
+  node: string;
+}
+
+/**
+ * ResultAvailability's `binding` public input: keccak256(abi.encode(chainid, taskManager, creator,
+ * taskIDCommitment, node)) >> 3, which is below the BN254 scalar field (253 bits), exactly as TaskManager
+ * `_checkResultProof` computes it. A proof for one task, or made out for another node, verifies for no other.
+ */
+export function resultBinding(ref: ResultTaskRef): bigint {
+  const encoded = AbiCoder.defaultAbiCoder().encode(
+    ["uint256", "address", "address", "bytes32", "address"],
+    [ref.chainId, ref.taskManager, ref.creator, ref.taskIDCommitment, ref.node],
+  );
+  return BigInt(keccak256(encoded)) >> 3n;
+}
+
+/**
+ * Inputs of ResultAvailability: the packed result, the app's key, the blob, its secret, the score, and the
+ * task binding ({@link resultBinding}).
+ */
 export function resultAvailabilityInput(
   message: readonly bigint[],
   appPublicKey: PublicKey,
@@ -94,6 +124,7 @@ export function resultAvailabilityInput(
   ephemeralSecret: bigint,
   isText: boolean,
   simHash: bigint,
+  binding: bigint,
 ): CircuitInput {
   const hash = blobHash(blob);
   const flag = isText ? 1n : 0n;
@@ -103,12 +134,13 @@ export function resultAvailabilityInput(
       appPublicKey,
       blobHash: hash,
       simHash,
+      binding,
       message,
       ephemeralSecret,
       nonce: blob.nonce,
       ciphertext: blob.ciphertext,
     },
-    publicSignals: [flag, ...appPublicKey, hash, simHash],
+    publicSignals: [flag, ...appPublicKey, hash, simHash, binding],
   };
 }
 

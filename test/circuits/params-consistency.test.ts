@@ -3,7 +3,9 @@
  *
  * - Agreement: SpongeHash, BlobHash/EncryptedBlob and the ephemeral key equal the TypeScript values element for element.
  * - Witness tests on small instances (test/circuits/ParamsConsistency5.circom: the real template with msgLen = 5,
- *   EncryptedBlob(4)): honest inputs satisfy every constraint; tampered inputs make witness generation throw.
+ *   EncryptedBlob(4)): honest inputs satisfy every constraint; tampered inputs make witness generation throw, and
+ *   so do recipient keys of small order (order 8 and 4: issue 17, the reason the registry must check keys).
+ * - The public signals are the node keys and blob hashes only: no hash of the parameters (issue 17).
  * - The real main (msgLen = 68): a Groth16 proof with the artefacts of `npm run zk:build` verifies off-chain and in
  *   the generated ParamsConsistencyVerifier on the in-process Hardhat network. Skipped, with a message, when
  *   build/zk/ParamsConsistency has not been built.
@@ -19,7 +21,13 @@ import * as snarkjs from "snarkjs";
 import { network } from "hardhat";
 import { poseidonEncrypt, poseidonPerm } from "@zk-kit/poseidon-cipher";
 import { subOrder } from "@zk-kit/baby-jubjub";
-import { deriveSharedKey, generateKeyPair, publicKeyOf, type KeyPair } from "../../src/crypto/babyjub.js";
+import {
+  deriveSharedKey,
+  generateKeyPair,
+  isValidPublicKey,
+  publicKeyOf,
+  type KeyPair,
+} from "../../src/crypto/babyjub.js";
 import {
   FIELD_SIZE,
   PARAMS_CAPACITY,
@@ -29,10 +37,10 @@ import {
   decryptBlob,
   encryptBlob,
   packBytes,
-  paramsHash,
   spongeHash,
   type Blob,
 } from "../../src/crypto/blob.js";
+import { encryptToAnyKey, smallOrderKeys } from "../helpers/small-order.js";
 
 /** The part of circom_tester's API used here (the package ships no types). */
 interface WasmTester {
@@ -104,6 +112,12 @@ function group(
   const secrets: bigint[] = [];
   const blobs = nodes.map((node, i) => {
     const o = override(i);
+    if (o.to && !isValidPublicKey(o.to)) {
+      // A small-order key (refused by the TypeScript library): encrypt without the library's key check.
+      const { blob, secret } = encryptToAnyKey(o.message ?? message, o.to);
+      secrets.push(secret);
+      return blob;
+    }
     const secret = generateKeyPair().secretKey;
     secrets.push(secret);
     return encryptBlob(o.message ?? message, o.to ?? node.publicKey, secret);
@@ -111,13 +125,12 @@ function group(
   const input = {
     nodePublicKey: nodes.map((n) => n.publicKey),
     blobHash: blobs.map(blobHash),
-    paramsHash: paramsHash(message),
     message,
     ephemeralSecret: secrets,
     nonce: blobs.map((b) => b.nonce),
     ciphertexts: blobs.map((b) => b.ciphertext),
   };
-  const publicSignals = [...nodes.flatMap((n) => n.publicKey), ...blobs.map(blobHash), paramsHash(message)];
+  const publicSignals = [...nodes.flatMap((n) => n.publicKey), ...blobs.map(blobHash)];
   return { nodes, message, secrets, blobs, input, publicSignals };
 }
 
@@ -228,8 +241,10 @@ describe("circuits: ParamsConsistency(5) witness tests", function () {
     const g = group(CAP, PARAMS_TEXT);
     const witness = await circuit.calculateWitness(g.input, true);
     await circuit.checkConstraints(witness);
-    // No outputs; witness[1..10] are the public inputs in declaration order (the publicSignals order).
-    expect(witness.slice(1, 11)).to.deep.equal(g.publicSignals);
+    // No outputs; witness[1..9] are the public inputs in declaration order (the publicSignals order): the three
+    // keys and the three blob hashes, nothing computed from the parameters alone.
+    expect(witness.slice(1, 10)).to.deep.equal(g.publicSignals);
+    expect(g.publicSignals).to.not.include(spongeHash(g.message));
     g.nodes.forEach((node, i) => expect(decryptBlob(g.blobs[i], node.secretKey, CAP)).to.deep.equal(g.message));
   });
 
@@ -262,19 +277,25 @@ describe("circuits: ParamsConsistency(5) witness tests", function () {
     const g = group(CAP, PARAMS_TEXT, (i) => (i === 2 ? { message: packBytes(changed, CAP) } : {}));
     await expectNoWitness(circuit, g.input);
     // Proving the changed parameters instead fails on the two other blobs.
-    await expectNoWitness(circuit, {
-      ...g.input,
-      message: packBytes(changed, CAP),
-      paramsHash: paramsHash(packBytes(changed, CAP)),
-    });
+    await expectNoWitness(circuit, { ...g.input, message: packBytes(changed, CAP) });
   });
 
-  it("rejects a wrong blobHash or paramsHash", async function () {
+  it("rejects a wrong blobHash", async function () {
     const g = group(CAP, PARAMS_TEXT);
     const hashes = g.blobs.map(blobHash);
     hashes[0] += 1n;
     await expectNoWitness(circuit, { ...g.input, blobHash: hashes });
-    await expectNoWitness(circuit, { ...g.input, paramsHash: paramsHash(g.message) + 1n });
+  });
+
+  it("issue 17: a node key of order 8 or 4 has no witness, even for blobs honestly encrypted to it (the registry must refuse such keys)", async function () {
+    const { order8, order4 } = smallOrderKeys();
+    for (const key of [order8, order4]) {
+      // The app encrypts to the small-order key exactly as to any key (the TypeScript cipher accepts it) ...
+      const g = group(CAP, PARAMS_TEXT, (i) => (i === 0 ? { to: key } : {}));
+      const keys = g.nodes.map((n, i) => (i === 0 ? key : n.publicKey));
+      // ... but no proof exists: such a node could never be proven to have received the group's parameters.
+      await expectNoWitness(circuit, { ...g.input, nodePublicKey: keys });
+    }
   });
 });
 
@@ -301,7 +322,7 @@ describe("circuits: ParamsConsistency main (msgLen 68) Groth16 proof, off-chain 
     expect(publicSignals.map(BigInt)).to.deep.equal(g.publicSignals);
 
     const vkey = JSON.parse(readFileSync(vkeyFile, "utf8"));
-    expect(vkey.nPublic).to.equal(10);
+    expect(vkey.nPublic).to.equal(9);
     expect(await snarkjs.groth16.verify(vkey, publicSignals, proof)).to.equal(true);
 
     const { ethers } = await network.getOrCreate();
@@ -309,7 +330,7 @@ describe("circuits: ParamsConsistency main (msgLen 68) Groth16 proof, off-chain 
     const [a, b, c, pub] = JSON.parse(`[${await snarkjs.groth16.exportSolidityCallData(proof, publicSignals)}]`);
     expect(await verifier.verifyProof(a, b, c, pub)).to.equal(true);
     const gas = await verifier.verifyProof.estimateGas(a, b, c, pub);
-    for (const index of [0, 6, 9]) {
+    for (const index of [0, 6, 8]) {
       const bad = [...pub];
       bad[index] = (BigInt(bad[index]) + 1n).toString();
       expect(await verifier.verifyProof(a, b, c, bad)).to.equal(false);

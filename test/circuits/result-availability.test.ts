@@ -4,9 +4,12 @@
  *
  * - Witness tests on a reduced instance, test/circuits/ResultAvailability10.circom: the real template
  *   `ResultAvailabilitySized` with a 10-element message (279 bytes) and a 16×16 image (256 bytes), compiled by
- *   circom_tester in ~30 s. Honest image and text results satisfy every constraint; a tampered ciphertext element,
- *   a wrong app key, a wrong sim hash, isText = 2, a wrong image length, non-zero padding and a chunk ≥ 2^248
- *   make witness generation throw.
+ *   circom_tester in ~30 s. Honest image and text results satisfy every constraint (text of every length class:
+ *   empty, a multiple of 31, the full capacity); a tampered ciphertext element, a wrong app key, a wrong sim hash,
+ *   isText = 2, a wrong image length, non-zero padding and a chunk ≥ 2^248 make witness generation throw. Issue 17:
+ *   a text result the app cannot decode (length above the capacity, a non-zero element after the data, a non-zero
+ *   padding byte) has no witness any more, nor has an app key of order 8 or 4; the task binding is a public
+ *   signal (witness[6]).
  * - The real main (msgLen 134, 64×64 image) with the artefacts of `npm run zk:build` (`bash scripts/zk/build.sh`):
  *   the same accept/reject cases through snarkjs witness calculation (each rejection is checked to fail at the
  *   constraint meant to catch it: the error names the template and source line), then Groth16 proofs (image and text) that
@@ -35,7 +38,9 @@ import {
   type Blob,
 } from "../../src/crypto/blob.js";
 import { imagePHash, imageScore, textScore } from "../../src/crypto/phash.js";
+import { resultBinding } from "../../src/zk/proofs.js";
 import { scene } from "../helpers/images.js";
+import { encryptToAnyKey, smallOrderKeys } from "../helpers/small-order.js";
 
 /** The part of circom_tester's API used here (the package ships no types). */
 interface WasmTester {
@@ -63,11 +68,20 @@ interface ResultFixture {
   message: bigint[];
   blob: Blob;
   input: Record<string, unknown>;
-  /** isText, appPublicKey.x, appPublicKey.y, blobHash, simHash: the publicSignals order. */
+  /** isText, appPublicKey.x, appPublicKey.y, blobHash, simHash, binding: the publicSignals order. */
   publicSignals: bigint[];
 }
 
 /** An honest ResultAvailability input: `bytes` packed, encrypted to a fresh app key, with the right sim hash. */
+/** A task binding (any value below 2^253 will do for the circuit; this one is computed like the chain's). */
+const BINDING = resultBinding({
+  chainId: 31337n,
+  taskManager: "0x" + "a1".repeat(20),
+  creator: "0x" + "b2".repeat(20),
+  taskIDCommitment: "0x" + "c3".repeat(32),
+  node: "0x" + "d4".repeat(20),
+});
+
 function result(
   size: Size,
   isText: 0 | 1,
@@ -83,12 +97,19 @@ function result(
     appPublicKey: app.publicKey,
     blobHash: blobHash(blob),
     simHash,
+    binding: BINDING,
     message,
     ephemeralSecret: secret,
     nonce: blob.nonce,
     ciphertext: blob.ciphertext,
   };
-  return { app, message, blob, input, publicSignals: [BigInt(isText), ...app.publicKey, blobHash(blob), simHash] };
+  return {
+    app,
+    message,
+    blob,
+    input,
+    publicSignals: [BigInt(isText), ...app.publicKey, blobHash(blob), simHash, BINDING],
+  };
 }
 
 /** `result` for a message that is NOT what packBytes makes of the image (encrypted and hashed honestly). */
@@ -114,18 +135,27 @@ async function witnessError(fn: () => Promise<unknown>): Promise<string | undefi
   }
 }
 
-/** Where a constraint of circuits/lib/result_availability.circom lives, as the witness error names it. */
-const RA_SOURCE = readFileSync(path.resolve("circuits/lib/result_availability.circom"), "utf8").split("\n");
-function at(constraint: string): RegExp {
-  const line = RA_SOURCE.findIndex((l) => l.includes(constraint)) + 1;
-  if (line === 0) throw new Error(`constraint not found: ${constraint}`);
-  return new RegExp(`ResultAvailabilitySized_\\d+ line: ${line}\\b`);
+/** Where a constraint of a circuits/lib file lives, as the witness error names it (template and line). */
+function locate(file: string, template: string): (constraint: string) => RegExp {
+  const source = readFileSync(path.resolve("circuits/lib", file), "utf8").split("\n");
+  return (constraint) => {
+    const line = source.findIndex((l) => l.includes(constraint)) + 1;
+    if (line === 0) throw new Error(`constraint not found: ${constraint}`);
+    return new RegExp(`${template}_\\d+ line: ${line}\\b`);
+  };
 }
+const at = locate("result_availability.circom", "ResultAvailabilitySized");
+const inPacking = locate("packing.circom", "CanonicalPacking");
 const AT = {
   isTextBit: at("isText * (isText - 1) === 0;"),
   blobHash: at("blob.blobHash === blobHash;"),
   length: at("(1 - isText) * (message[0] - nPixels) === 0;"),
-  padding: at("(1 - isText) * padding === 0;"),
+  /** The length has no split 31·q + r with q < nChunks: above the capacity. */
+  lengthRange: inPacking("qSum === 1;"),
+  /** A non-zero element after the data. */
+  afterData: inPacking("after * chunk[k] === 0;"),
+  /** A non-zero padding byte in the last data chunk. */
+  padding: inPacking("zeroFrom * byte === 0;"),
   simHash: at("simHash === image.hash + isText * (text.out - image.hash);"),
   encryption: /BlobEncryption_\d+ line/,
   byteRange: /Num2Bits_\d+ line: \d+\s+Error in template UnpackBytes_/,
@@ -194,7 +224,7 @@ function behaves(size: Size, witness: () => (input: Record<string, unknown>) => 
     const text = result(size, 1, TEXT);
     await rejects({ ...text.input, simHash: (text.input.simHash as bigint) + 1n }, AT.simHash);
     // Text claimed as an image (its length is not side², and it has no such pHash).
-    await rejects({ ...text.input, isText: 0 }, AT.length, AT.padding, AT.simHash);
+    await rejects({ ...text.input, isText: 0 }, AT.length, AT.simHash);
   });
 
   it("rejects isText = 2 even with the simHash that the selection formula would then give", async function () {
@@ -223,6 +253,74 @@ function behaves(size: Size, witness: () => (input: Record<string, unknown>) => 
     await rejects(r2.input, AT.padding);
   });
 
+  it("accepts text of every length class: empty, a multiple of 31, the full capacity; the app decodes each", async function () {
+    for (const length of [0, 31, 62, nBytes - 1, nBytes]) {
+      const bytes = new Uint8Array(length).map((_, i) => 32 + ((i * 7) % 90));
+      const r = result(size, 1, bytes);
+      await witness()(r.input);
+      expect(decryptBytes(r.blob, r.app.secretKey, size.capacity)).to.deep.equal(bytes);
+    }
+  });
+
+  describe("issue 17: a text result the app cannot decode has no witness (canonical packing, checked per chunk)", function () {
+    /** A text result whose message is `message` (encrypted, hashed and scored honestly); the app cannot unpack it. */
+    async function undecodable(message: bigint[], appError: RegExp, ...where: RegExp[]): Promise<void> {
+      const r = result(size, 1, new Uint8Array(0), message);
+      expect(r.input.simHash).to.equal(spongeHash(message));
+      expect(() => decryptBytes(r.blob, r.app.secretKey, size.capacity)).to.throw(appError);
+      await rejects(r.input, ...where);
+    }
+
+    it('rejects a length element above the capacity (the app: "byte length out of range")', async function () {
+      const message = packBytes(TEXT, size.capacity);
+      for (const length of [nBytes + 1, nBytes + 31, 1n << 64n, FIELD_SIZE - 1n]) {
+        message[0] = BigInt(length);
+        await undecodable([...message], /byte length out of range/, AT.lengthRange);
+      }
+    });
+
+    it("rejects a non-zero element after the data", async function () {
+      const message = packBytes(TEXT.subarray(0, 40), size.capacity); // two chunks of data
+      message[4] = 1n;
+      await undecodable([...message], /after the data must be 0/, AT.afterData);
+      const empty = packBytes(new Uint8Array(0), size.capacity);
+      empty[size.capacity - 1] = 0x41n << 240n;
+      await undecodable(empty, /after the data must be 0/, AT.afterData);
+    });
+
+    it("rejects a non-zero padding byte in the last data chunk", async function () {
+      for (const [length, byte] of [
+        [40, 40], // first padding byte of chunk 1
+        [40, 61], // last byte of chunk 1
+        [0, 0], // empty text: chunk 0 holds no data
+        [nBytes - 1, nBytes - 1], // the last byte of the capacity
+      ]) {
+        const padded = new Uint8Array(nBytes).map((_, i) => (i < length ? 65 : 0));
+        padded[byte] = 0x20;
+        const message = packBytes(padded, size.capacity);
+        message[0] = BigInt(length);
+        await undecodable(message, /padding byte \d+ must be 0|after the data must be 0/, AT.padding, AT.afterData);
+      }
+    });
+  });
+
+  it("issue 17: an app key of order 8 or 4 has no witness, even for a blob honestly encrypted to it", async function () {
+    const { order8, order4 } = smallOrderKeys();
+    const r = result(size, 0, image);
+    for (const key of [order8, order4]) {
+      const { blob, secret } = encryptToAnyKey(r.message, key);
+      const input = {
+        ...r.input,
+        appPublicKey: key,
+        blobHash: blobHash(blob),
+        ephemeralSecret: secret,
+        nonce: blob.nonce,
+        ciphertext: blob.ciphertext,
+      };
+      await rejects(input, AT.encryption);
+    }
+  });
+
   it("rejects a chunk element of 2^248 or more (not 31 bytes), even for text", async function () {
     const message = packBytes(TEXT, size.capacity);
     message[2] += 1n << 248n;
@@ -243,11 +341,14 @@ describe("circuits: ResultAvailabilitySized(10, 16) witness tests (reduced size)
     circuit = await circomTester.wasm(path.resolve("test/circuits/ResultAvailability10.circom"), COMPILE);
   });
 
-  it("exposes isText, appPublicKey, blobHash, simHash as witness[1..5] (the publicSignals order)", async function () {
+  it("exposes isText, appPublicKey, blobHash, simHash, binding as witness[1..6] (the publicSignals order)", async function () {
     const r = result(REDUCED, 0, scene(4242, 16));
     const witness = await circuit.calculateWitness(r.input, true);
     await circuit.checkConstraints(witness);
-    expect(witness.slice(1, 6)).to.deep.equal(r.publicSignals);
+    expect(witness.slice(1, 7)).to.deep.equal(r.publicSignals);
+    // The binding is a free public input (the statement does not depend on it): another one gives another witness.
+    const other = await circuit.calculateWitness({ ...r.input, binding: BINDING + 1n }, true);
+    expect(other[6]).to.equal(BINDING + 1n);
   });
 
   behaves(REDUCED, () => async (input) => {
@@ -291,7 +392,7 @@ describe("circuits: ResultAvailability main (msgLen 134, 64×64 image)", functio
 
     it("proves a 64×64 image result and a text result; verifyProof accepts them and rejects a changed public signal", async function () {
       const vkey = JSON.parse(readFileSync(vkeyFile, "utf8"));
-      expect(vkey.nPublic).to.equal(5);
+      expect(vkey.nPublic).to.equal(6);
       const { ethers } = await network.getOrCreate();
       const verifier = await ethers.deployContract("ResultAvailabilityVerifier");
 
@@ -310,9 +411,9 @@ describe("circuits: ResultAvailability main (msgLen 134, 64×64 image)", functio
         const [a, b, c, pub] = JSON.parse(`[${await snarkjs.groth16.exportSolidityCallData(proof, publicSignals)}]`);
         expect(await verifier.verifyProof(a, b, c, pub)).to.equal(true);
         gas.push(await verifier.verifyProof.estimateGas(a, b, c, pub));
-        for (let index = 0; index < 5; index++) {
-          // A tuple of the five public signals, as typechain wants it; one of them changed.
-          const bad = [...pub] as [string, string, string, string, string];
+        for (let index = 0; index < 6; index++) {
+          // A tuple of the six public signals, as typechain wants it; one of them changed (the binding included).
+          const bad = [...pub] as [string, string, string, string, string, string];
           bad[index] = (BigInt(bad[index]) + 1n).toString();
           expect(await verifier.verifyProof(a, b, c, bad)).to.equal(false);
         }

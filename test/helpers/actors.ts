@@ -169,10 +169,10 @@ export async function validateGroup(
   order: [number, number, number] = [0, 1, 2],
 ): Promise<ContractTransactionResponse> {
   const [a, b, c] = order.map((i) => group.commitments[i]);
-  const [proof, hash] = await paramsProof(net, [a, b, c]);
+  const proof = await paramsProof(net, [a, b, c]);
   return net.taskManager
     .connect(app)
-    .validateTaskGroup(a, b, c, group.taskGUID, samplingProof(app, group.tasks[0].seed), proof, hash);
+    .validateTaskGroup(a, b, c, group.taskGUID, samplingProof(app, group.tasks[0].seed), proof);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ import {
   ZERO_PROOF,
   paramsConsistencyInput,
   resultAvailabilityInput,
+  resultBinding,
   terminateProver,
   toProofStruct,
   type Groth16ProofStruct,
@@ -293,8 +294,8 @@ after(async function () {
 
 /** An all-zero proof: for calls that revert before their proof is checked (the verifiers reject it). */
 export const NO_PROOF: Groth16ProofStruct = ZERO_PROOF;
-/** `validateTaskGroup`'s last two arguments when the proof is not checked (or the call reverts before). */
-export const NO_PARAMS_PROOF: [Groth16ProofStruct, bigint] = [ZERO_PROOF, 0n];
+/** `validateTaskGroup`'s last argument (to spread) when the proof is not checked (or the call reverts before). */
+export const NO_PARAMS_PROOF: [Groth16ProofStruct] = [ZERO_PROOF];
 
 const TWO_128 = 1n << 128n;
 
@@ -384,10 +385,8 @@ export async function uploadedParameters(net: Network, commitment: Bytes32): Pro
   return upload;
 }
 
-/** The ParamsConsistency proof of three parameter blobs (members in this order) and its `paramsHash`. */
-export async function proveParams(
-  uploads: readonly [ParamsBlob, ParamsBlob, ParamsBlob],
-): Promise<[Groth16ProofStruct, bigint]> {
+/** The ParamsConsistency proof of three parameter blobs (members in this order). */
+export async function proveParams(uploads: readonly [ParamsBlob, ParamsBlob, ParamsBlob]): Promise<Groth16ProofStruct> {
   const message = uploads[0].message;
   for (const u of uploads) {
     if (u.message.length !== message.length || u.message.some((m, i) => m !== message[i])) {
@@ -401,19 +400,19 @@ export async function proveParams(
     uploads.map((u) => u.ephemeralSecret) as [bigint, bigint, bigint],
   );
   const proof = await proofs.prove("ParamsConsistency", input);
-  return [toProofStruct(proof.solidity), input.publicSignals[9]];
+  return toProofStruct(proof.solidity);
 }
 
 /**
- * `validateTaskGroup`'s `paramsProof` and `paramsHash` for the members in argument order: a real proof over the
- * uploaded blobs when the contract checks it (no member EndAborted), else {@link NO_PARAMS_PROOF}.
+ * `validateTaskGroup`'s `paramsProof` for the members in argument order: a real proof over the uploaded blobs
+ * when the contract checks it (no member EndAborted), else the zero proof.
  */
 export async function paramsProof(
   net: Network,
   ids: readonly [Bytes32, Bytes32, Bytes32],
-): Promise<[Groth16ProofStruct, bigint]> {
+): Promise<Groth16ProofStruct> {
   const statuses = await Promise.all(ids.map((c) => net.taskManager.taskStatus(c)));
-  if (statuses.some((s) => s === BigInt(TaskStatus.EndAborted))) return NO_PARAMS_PROOF;
+  if (statuses.some((s) => s === BigInt(TaskStatus.EndAborted))) return ZERO_PROOF;
   const uploads = await Promise.all(ids.map((c) => uploadedParameters(net, c)));
   return proveParams(uploads as [ParamsBlob, ParamsBlob, ParamsBlob]);
 }
@@ -457,9 +456,22 @@ export interface ResultBlob {
   publicSignals: bigint[];
 }
 
+/** ResultAvailability's `binding` for a task of `net` and the node that settles it (default: its selected node). */
+export async function taskBinding(net: Network, commitment: Bytes32, node?: string): Promise<bigint> {
+  const task = await net.taskManager.getTask(commitment);
+  return resultBinding({
+    chainId: (await ethers.provider.getNetwork()).chainId,
+    taskManager: await net.taskManager.getAddress(),
+    creator: task.creator,
+    taskIDCommitment: commitment,
+    node: node ?? task.selectedNode,
+  });
+}
+
 /**
  * The result behind the task's stored score, encrypted to the task's `appPublicKey`, and its ResultAvailability
- * proof. `result` overrides what is encrypted (the proof must then exist: the sim hash is still the stored score).
+ * proof, bound to the task and its selected node. `result` overrides what is encrypted (the proof must then exist:
+ * the sim hash is still the stored score).
  */
 export async function resultBlob(net: Network, commitment: Bytes32, result?: TaskResult): Promise<ResultBlob> {
   const task = await net.taskManager.getTask(commitment);
@@ -471,7 +483,8 @@ export async function resultBlob(net: Network, commitment: Bytes32, result?: Tas
   const { secret, nonce } = ephemeral(`result:${keyString(appKey)}:${keccak256(content.bytes)}`);
   const blob = encryptBlob(message, appKey, secret, nonce);
   const simHash = BigInt(score);
-  const input = resultAvailabilityInput(message, appKey, blob, secret, isText, simHash);
+  const binding = await taskBinding(net, commitment);
+  const input = resultAvailabilityInput(message, appKey, blob, secret, isText, simHash, binding);
   const proof = await proofs.prove("ResultAvailability", input);
   return {
     message,

@@ -838,7 +838,7 @@ describe("integration: every custom error", function () {
       );
       // With every check passing (and the real ParamsConsistency proof), the group validates.
       await expect(
-        tm.connect(app).validateTaskGroup(c1, c2, c3, g.guid, proof, ...(await paramsProof(net, [c1, c2, c3]))),
+        tm.connect(app).validateTaskGroup(c1, c2, c3, g.guid, proof, await paramsProof(net, [c1, c2, c3])),
       ).to.emit(tm, "TaskValidated");
     });
   });

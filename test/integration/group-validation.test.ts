@@ -210,7 +210,7 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
       ids[2],
       group.taskGUID,
       samplingProof(app, m[0].seed),
-      ...(await paramsProof(net, ids)),
+      await paramsProof(net, ids),
     );
   const receipt = (await tx.wait())!;
 
@@ -638,9 +638,7 @@ describe("integration: group validation (DESIGN §5)", function () {
 
       // The right call goes through once; a second one finds the original GroupValidated.
       await (
-        await tm
-          .connect(app)
-          .validateTaskGroup(c1, c2, c3, group.taskGUID, proof, ...(await paramsProof(net, [c1, c2, c3])))
+        await tm.connect(app).validateTaskGroup(c1, c2, c3, group.taskGUID, proof, await paramsProof(net, [c1, c2, c3]))
       ).wait();
       expect(await tm.taskStatus(c1)).to.equal(TaskStatus.GroupValidated);
       await expect(tm.connect(app).validateTaskGroup(c1, c2, c3, group.taskGUID, proof, ...NO_PARAMS_PROOF))

@@ -1,18 +1,21 @@
 /**
  * The two Groth16 proofs on-chain (DESIGN §4), end to end with real keys, real encrypted blobs and real proofs:
  *
- * - `validateTaskGroup` checks a ParamsConsistency proof over the three selected nodes' registered keys, the blob
- *   hashes recorded when each member's parameters were reported uploaded, and `paramsHash`;
+ * - `validateTaskGroup` checks a ParamsConsistency proof over the three selected nodes' registered keys and the
+ *   blob hashes recorded when each member's parameters were reported uploaded; nothing computable from the
+ *   parameters alone is published (issue 17: the former public `paramsHash` let anyone confirm a guessed prompt);
  * - `reportTaskResultUploaded` checks a ResultAvailability proof over the task type, the application's key, the
- *   result blob hash (which must be in an unrevoked relay root) and the stored score.
+ *   result blob hash (which must be in an unrevoked relay root), the stored score and the task binding (this
+ *   deployment, the task, its selected node).
  *
  * And the negative cases, each a named custom error with nothing changed (task states, escrow, every balance and
- * node record, see `expectUnchanged`): a valid proof of another task, swapped or changed public inputs (members in
- * another order, another `paramsHash`, a result proof of another score, of another blob, for another application),
- * tampered proof points, and a stale (revoked) relay root.
+ * node record, see `expectUnchanged`): a valid proof of another task (including issue 17's attack: another node's
+ * blob and proof for a task of the same app with the same score), swapped or changed public inputs (members in
+ * another order, a result proof of another score, of another blob, for another application), tampered proof
+ * points, and a stale (revoked) relay root.
  */
 import { expect } from "chai";
-import type { Wallet } from "ethers";
+import { getBytes, keccak256, sha256, toUtf8Bytes, type Wallet } from "ethers";
 import {
   DEFAULT_PARAMS,
   IMAGE_A,
@@ -24,6 +27,7 @@ import {
   bjjKeyOf,
   createTask,
   deployNetwork,
+  ethers,
   expectSolvent,
   joinNode,
   networkHelpers,
@@ -33,6 +37,7 @@ import {
   resultBlob,
   samplingProof,
   selectedNode,
+  taskBinding,
   uploadParameters,
   uploadResult,
   uploadedParameters,
@@ -40,7 +45,14 @@ import {
   type TaskOptions,
 } from "../helpers/fixture.js";
 import { createGroup, expectUnchanged, type Group } from "../helpers/actors.js";
-import { PARAMS_CAPACITY, RESULT_CAPACITY, decryptBytes } from "../../src/crypto/blob.js";
+import {
+  PARAMS_CAPACITY,
+  RESULT_CAPACITY,
+  decryptBytes,
+  packBytes,
+  paramsHash,
+  spongeHash,
+} from "../../src/crypto/blob.js";
 import type { Bytes32 } from "../../src/crypto/commitment.js";
 import type { Groth16ProofStruct } from "../../src/zk/proofs.js";
 import { TaskStatus, TaskType } from "../../src/types.js";
@@ -86,17 +98,10 @@ async function scoredGroup(
   return group;
 }
 
-function validate(
-  net: Network,
-  app: Wallet,
-  group: Group,
-  ids: Triple<Bytes32>,
-  proof: Groth16ProofStruct,
-  hash: bigint,
-) {
+function validate(net: Network, app: Wallet, group: Group, ids: Triple<Bytes32>, proof: Groth16ProofStruct) {
   return net.taskManager
     .connect(app)
-    .validateTaskGroup(ids[0], ids[1], ids[2], group.taskGUID, samplingProof(app, group.tasks[0].seed), proof, hash);
+    .validateTaskGroup(ids[0], ids[1], ids[2], group.taskGUID, samplingProof(app, group.tasks[0].seed), proof);
 }
 
 /** A task that was not sampled, with parameters uploaded, scored `score` and validated alone. */
@@ -131,11 +136,11 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
         expect(new TextDecoder().decode(bytes)).to.equal(DEFAULT_PARAMS);
       }
 
-      const [proof, hash] = await paramsProof(net, ids);
+      const proof = await paramsProof(net, ids);
       const signals: bigint[] = [];
       for (const node of x.nodes) signals.push(...(await net.registry.nodePublicKey(node.address)));
       for (const c of ids) signals.push(BigInt((await net.taskManager.getTask(c)).paramsHash));
-      signals.push(hash);
+      expect(signals.length).to.equal(9);
       const asTuple = (s: bigint[]) => s as unknown as Parameters<typeof net.paramsVerifier.verifyProof>[3];
       expect(await net.paramsVerifier.verifyProof(proof.a, proof.b, proof.c, asTuple(signals))).to.equal(true);
       for (let i = 0; i < signals.length; ++i) {
@@ -147,48 +152,41 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
         ).to.equal(false);
       }
 
-      await expect(validate(net, app, x, ids, proof, hash)).to.emit(net.taskManager, "TaskValidated");
+      await expect(validate(net, app, x, ids, proof)).to.emit(net.taskManager, "TaskValidated");
       expect(await net.taskManager.taskStatus(ids[0])).to.equal(TaskStatus.GroupValidated);
       await expectSolvent(net);
     });
 
     it("a valid proof of another group → TaskParamsProofInvalid, nothing changes; its own proof then works", async function () {
       const { net, app, x, y } = await networkHelpers.loadFixture(twoScoredGroups);
-      const [proofX, hashX] = await paramsProof(net, x.commitments);
+      const proofX = await paramsProof(net, x.commitments);
       const scope = { commitments: [...x.commitments, ...y.commitments] };
       await expectUnchanged(net, scope, () =>
-        expect(validate(net, app, y, y.commitments, proofX, hashX))
+        expect(validate(net, app, y, y.commitments, proofX))
           .to.be.revertedWithCustomError(net.taskManager, "TaskParamsProofInvalid")
           .withArgs(y.commitments[0]),
       );
       for (const c of y.commitments) expect(await net.taskManager.taskStatus(c)).to.equal(TaskStatus.ScoreReady);
-      await expect(validate(net, app, y, y.commitments, ...(await paramsProof(net, y.commitments)))).to.emit(
+      await expect(validate(net, app, y, y.commitments, await paramsProof(net, y.commitments))).to.emit(
         net.taskManager,
         "TaskValidated",
       );
-      await expect(validate(net, app, x, x.commitments, proofX, hashX)).to.emit(net.taskManager, "TaskValidated");
+      await expect(validate(net, app, x, x.commitments, proofX)).to.emit(net.taskManager, "TaskValidated");
     });
 
-    it("swapped public inputs (members in another order, another paramsHash) → TaskParamsProofInvalid", async function () {
+    it("swapped public inputs (members in another order) → TaskParamsProofInvalid", async function () {
       const { net, app, x } = await networkHelpers.loadFixture(twoScoredGroups);
       const [c1, c2, c3] = x.commitments;
-      const [proof, hash] = await paramsProof(net, [c1, c2, c3]);
+      const proof = await paramsProof(net, [c1, c2, c3]);
       const scope = { commitments: x.commitments };
       // The proof is for (c1, c2, c3); the validation tasks passed as (c1, c3, c2) swap two keys and two blob hashes.
       await expectUnchanged(net, scope, () =>
-        expect(validate(net, app, x, [c1, c3, c2], proof, hash))
+        expect(validate(net, app, x, [c1, c3, c2], proof))
           .to.be.revertedWithCustomError(net.taskManager, "TaskParamsProofInvalid")
           .withArgs(c1),
       );
-      for (const other of [hash + 1n, 0n]) {
-        await expectUnchanged(net, scope, () =>
-          expect(validate(net, app, x, [c1, c2, c3], proof, other))
-            .to.be.revertedWithCustomError(net.taskManager, "TaskParamsProofInvalid")
-            .withArgs(c1),
-        );
-      }
       // A proof made for that order is accepted (the argument order of the validation tasks is free).
-      await expect(validate(net, app, x, [c1, c3, c2], ...(await paramsProof(net, [c1, c3, c2])))).to.emit(
+      await expect(validate(net, app, x, [c1, c3, c2], await paramsProof(net, [c1, c3, c2]))).to.emit(
         net.taskManager,
         "TaskValidated",
       );
@@ -196,10 +194,10 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
 
     it("a tampered proof → TaskParamsProofInvalid, nothing changes", async function () {
       const { net, app, x } = await networkHelpers.loadFixture(twoScoredGroups);
-      const [proof, hash] = await paramsProof(net, x.commitments);
+      const proof = await paramsProof(net, x.commitments);
       for (const bad of tampered(proof)) {
         await expectUnchanged(net, { commitments: x.commitments }, () =>
-          expect(validate(net, app, x, x.commitments, bad, hash))
+          expect(validate(net, app, x, x.commitments, bad))
             .to.be.revertedWithCustomError(net.taskManager, "TaskParamsProofInvalid")
             .withArgs(x.commitments[0]),
         );
@@ -223,13 +221,57 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
       }
       expect(String(error)).to.match(/do not hold the same parameters/);
       // Proving consistency of the first member's blob three times gives a valid proof, but of other blob hashes.
-      const [fake, hash] = await proveParams([uploads[0], uploads[0], uploads[0]]);
+      const fake = await proveParams([uploads[0], uploads[0], uploads[0]]);
       await expectUnchanged(net, { commitments: g.commitments }, () =>
-        expect(validate(net, app, g, g.commitments, fake, hash))
+        expect(validate(net, app, g, g.commitments, fake))
           .to.be.revertedWithCustomError(net.taskManager, "TaskParamsProofInvalid")
           .withArgs(g.commitments[0]),
       );
       expect(await net.taskManager.taskStatus(g.commitments[2])).to.equal(TaskStatus.ScoreReady);
+    });
+
+    it("nothing computable from the parameters alone is published: a guessed prompt cannot be confirmed", async function () {
+      const { net, app, x } = await networkHelpers.loadFixture(twoScoredGroups);
+      await expect(validate(net, app, x, x.commitments, await paramsProof(net, x.commitments))).to.emit(
+        net.taskManager,
+        "TaskValidated",
+      );
+      // What an observer who guessed the parameters (here: knows them) can compute without any key: the packed
+      // elements, their Poseidon hashes (the former public paramsHash among them), keccak256 and sha256 of the bytes.
+      const bytes = toUtf8Bytes(DEFAULT_PARAMS);
+      const message = packBytes(bytes, PARAMS_CAPACITY);
+      const guesses = [
+        paramsHash(message),
+        spongeHash(message),
+        spongeHash(message.slice(1)),
+        BigInt(keccak256(bytes)),
+        BigInt(sha256(bytes)),
+        ...message.slice(1).filter((m) => m !== 0n),
+      ];
+      const hex = (v: bigint) => v.toString(16).padStart(64, "0");
+      // Everything public about the network from deployment to the validation: every transaction's calldata,
+      // every log, and the public signals the contract rebuilds (registered node keys, stored blob hashes).
+      const published: string[] = [];
+      for (let n = 0; n <= (await ethers.provider.getBlockNumber()); n++) {
+        const block = await ethers.provider.getBlock(n, true);
+        for (const tx of block!.prefetchedTransactions) {
+          published.push(tx.data.toLowerCase());
+          const receipt = await ethers.provider.getTransactionReceipt(tx.hash);
+          for (const log of receipt!.logs) published.push([...log.topics, log.data].join("").toLowerCase());
+        }
+      }
+      for (const node of x.nodes) published.push((await net.registry.nodePublicKey(node.address)).map(hex).join(""));
+      for (const c of x.commitments) published.push((await net.taskManager.getTask(c)).paramsHash.toLowerCase());
+      const all = published.join("|");
+      // The check can fail: the validation's own calldata does contain, e.g., the group's GUID.
+      expect(all).to.contain(x.taskGUID.slice(2).toLowerCase());
+      for (const g of guesses)
+        expect(all, `published value computable from the prompt: ${hex(g)}`).to.not.contain(hex(g));
+      // The parameters are still what each node decrypts.
+      const upload = await uploadedParameters(net, x.commitments[0]);
+      expect(decryptBytes(upload.blob, bjjKeyOf(x.nodes[0].address).secretKey, PARAMS_CAPACITY)).to.deep.equal(
+        getBytes(bytes),
+      );
     });
   });
 
@@ -241,7 +283,10 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
       const near = await validatedTask(net, app, SCORE_A_NEAR);
       const b = await validatedTask(net, app, SCORE_B);
       const foreign = await validatedTask(net, otherApp, SCORE_A);
-      return { net, app, otherApp, a, near, b, foreign, all: [a, near, b, foreign].map((t) => t.commitment) };
+      // Same app, same score as a, another node.
+      const twin = await validatedTask(net, app, SCORE_A);
+      const all = [a, near, b, foreign, twin].map((t) => t.commitment);
+      return { net, app, otherApp, a, near, b, foreign, twin, all };
     }
 
     it("a real proof settles the task; the app decrypts the image whose pHash is the score", async function () {
@@ -252,6 +297,7 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
         ...bjjKeyOf(app.address).publicKey,
         BigInt(result.blobHash),
         BigInt(SCORE_A),
+        await taskBinding(net, a.commitment, a.node.address),
       ]);
       const asTuple = (s: bigint[]) => s as unknown as Parameters<typeof net.resultVerifier.verifyProof>[3];
       const p = result.proof;
@@ -292,6 +338,52 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
       for (const t of [b, foreign, a]) await uploadResult(net, t.node, t.commitment);
       for (const t of [b, foreign, a])
         expect(await net.taskManager.taskStatus(t.commitment)).to.equal(TaskStatus.EndSuccess);
+      await expectSolvent(net);
+    });
+
+    it("issue 17: node 2 reuses node 1's blob and proof for a task of the same app with the same score → TaskResultProofInvalid", async function () {
+      const { net, a, twin, all } = await networkHelpers.loadFixture(validatedTasks);
+      expect(twin.node.address).to.not.equal(a.node.address);
+      const stolen = await resultBlob(net, a.commitment);
+      // Every other public signal of task twin is the same as a's: kind, app key, score, and the blob (public on
+      // the relay) is a valid result for it. Only the binding differs.
+      const own = await resultBlob(net, twin.commitment);
+      expect(own.publicSignals.slice(0, 5)).to.deep.equal(stolen.publicSignals.slice(0, 5));
+      expect(own.publicSignals[5]).to.not.equal(stolen.publicSignals[5]);
+      const [inclusion] = await publishBlobs(net, [stolen.blobHash]);
+      await expectUnchanged(net, { commitments: all, roots: [inclusion.root] }, () =>
+        expect(
+          net.taskManager
+            .connect(twin.node)
+            .reportTaskResultUploaded(
+              twin.commitment,
+              inclusion.blobHash,
+              inclusion.root,
+              inclusion.proof,
+              stolen.proof,
+            ),
+        )
+          .to.be.revertedWithCustomError(net.taskManager, "TaskResultProofInvalid")
+          .withArgs(twin.commitment),
+      );
+      expect(await net.taskManager.withdrawable(twin.node.address)).to.equal(0n);
+      // The verifier itself rejects a's proof with the binding of a for another node (the node is bound too).
+      const asTuple = (s: bigint[]) => s as unknown as Parameters<typeof net.resultVerifier.verifyProof>[3];
+      const p = stolen.proof;
+      const forOtherNode = [
+        ...stolen.publicSignals.slice(0, 5),
+        await taskBinding(net, a.commitment, twin.node.address),
+      ];
+      expect(await net.resultVerifier.verifyProof(p.a, p.b, p.c, asTuple(stolen.publicSignals))).to.equal(true);
+      expect(await net.resultVerifier.verifyProof(p.a, p.b, p.c, asTuple(forOtherNode))).to.equal(false);
+      // The proof works for the task it was made for, and the twin's node settles its own with its own proof.
+      await expect(
+        net.taskManager
+          .connect(a.node)
+          .reportTaskResultUploaded(a.commitment, inclusion.blobHash, inclusion.root, inclusion.proof, stolen.proof),
+      ).to.emit(net.taskManager, "TaskSuccess");
+      await uploadResult(net, twin.node, twin.commitment);
+      expect(await net.taskManager.taskStatus(twin.commitment)).to.equal(TaskStatus.EndSuccess);
       await expectSolvent(net);
     });
 

@@ -650,7 +650,7 @@ export class SequenceRun {
             () =>
               w.tm
                 .connect(caller.signer)
-                .validateTaskGroup(c1, c2, c3, group.guid, this.vrfProof(app, c1, number), VALID_PROOF, 0n),
+                .validateTaskGroup(c1, c2, c3, group.guid, this.vrfProof(app, c1, number), VALID_PROOF),
             (m) => m.validateTaskGroup([c1, c2, c3], number, true),
           );
         } else {

@@ -79,10 +79,8 @@ describe("regression B3: QoS task scores by speed, not by argument order", funct
       expect(speeds).to.deep.equal([300n, 200n, 100n]);
 
       const ids = order.map((i) => tasks[i].commitment) as [string, string, string];
-      const [proof, hash] = await paramsProof(net, ids);
-      await (
-        await tm.connect(app).validateTaskGroup(...ids, c0.taskGUID, samplingProof(app, c0.seed), proof, hash)
-      ).wait();
+      const proof = await paramsProof(net, ids);
+      await (await tm.connect(app).validateTaskGroup(...ids, c0.taskGUID, samplingProof(app, c0.seed), proof)).wait();
 
       // Every member's task holds its QoS score now; in the registry only the EndGroupRefund members' nodes (c1, c2)
       // are scored at validation, the validated member's node (c0) when it uploads the result (B8).

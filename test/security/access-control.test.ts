@@ -215,7 +215,7 @@ const ROWS: Row[] = [
     call: (c, s) =>
       c.w.tm
         .connect(s)
-        .validateTaskGroup(c.ids[0], c.ids[1], c.ids[2], c.guid, vrfProof(c, c.ids[0], 10n), VALID_PROOF, 0n),
+        .validateTaskGroup(c.ids[0], c.ids[1], c.ids[2], c.guid, vrfProof(c, c.ids[0], 10n), VALID_PROOF),
   },
   {
     fn: "TaskManager.abortTask",

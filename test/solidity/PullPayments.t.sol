@@ -32,7 +32,7 @@ contract PullPaymentsTest is BaseTest {
         _mockParamsProof(true);
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.prank(apps[0]);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof());
         assertEq(uint8(tm.taskStatus(ids[0])), uint8(ITaskTypes.TaskStatus.GroupValidated));
 
         vm.recordLogs();

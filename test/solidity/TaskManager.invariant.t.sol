@@ -497,7 +497,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         _mockSamplingNumber(0);
         _mockProofsValid();
         vm.prank(_apps[appIndex]);
-        try TM.validateTaskGroup(ids[0], ids[1], ids[2], _groupGUID[g], proof, _noProof, 0) {
+        try TM.validateTaskGroup(ids[0], ids[1], ids[2], _groupGUID[g], proof, _noProof) {
             calls["validateGroup"]++;
         } catch (bytes memory reason) {
             _unexpected(reason);

@@ -546,12 +546,25 @@ contract TaskManagerTest is BaseTest {
         root = _postSingleBlobRoot(resultHash);
     }
 
+    /// @dev ResultAvailability's binding signal, computed independently of TaskManager (src/zk/proofs.ts
+    /// `resultBinding`): this chain, this TaskManager, the task's creator and commitment, the selected node.
+    function _resultBinding(bytes32 id, address selected) internal view returns (uint256) {
+        return uint256(keccak256(abi.encode(block.chainid, address(tm), app, id, selected))) >> 3;
+    }
+
     function test_reportTaskResultUploaded_verifiesTheProofOverTheStoredScore() public {
         bytes32 id = _validated();
         (bytes32 resultHash, bytes32 root) = _postedResult();
         ITaskManager.Groth16Proof memory p = _someProof();
-        // isText = 0, the app's key, the blob hash, the 8-byte pHash as an integer.
-        uint256[5] memory signals = [uint256(0), BJJ_X, BJJ_Y, uint256(resultHash), uint256(SCORE_A)];
+        // isText = 0, the app's key, the blob hash, the 8-byte pHash as an integer, the task binding.
+        uint256[6] memory signals = [
+            uint256(0),
+            BJJ_X,
+            BJJ_Y,
+            uint256(resultHash),
+            uint256(SCORE_A),
+            _resultBinding(id, node)
+        ];
         _mockResultProof(true);
         vm.expectCall(
             address(resultVerifier),
@@ -577,7 +590,14 @@ contract TaskManagerTest is BaseTest {
 
         (bytes32 resultHash, bytes32 root) = _postedResult();
         ITaskManager.Groth16Proof memory p = _someProof();
-        uint256[5] memory signals = [uint256(1), BJJ_X, BJJ_Y, uint256(resultHash), uint256(score)];
+        uint256[6] memory signals = [
+            uint256(1),
+            BJJ_X,
+            BJJ_Y,
+            uint256(resultHash),
+            uint256(score),
+            _resultBinding(id, node)
+        ];
         _mockResultProof(true);
         vm.expectCall(
             address(resultVerifier),
@@ -659,7 +679,7 @@ contract TaskManagerTest is BaseTest {
         _mockParamsProof(true);
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof());
     }
 
     function test_validateTaskGroup_allAgreeSplitsTheFeeBySpeed() public {
@@ -755,8 +775,6 @@ contract TaskManagerTest is BaseTest {
         _assertSolvent();
     }
 
-    uint256 internal constant PARAMS_HASH = 0x5eed;
-
     /// @dev Member i's node joins with its own key: Base8, then its mirror images (-x, y) and (x, -y).
     function _distinctKey(uint256 i) internal pure returns (uint256[2] memory) {
         if (i == 0) return [BJJ_X, BJJ_Y];
@@ -784,21 +802,20 @@ contract TaskManagerTest is BaseTest {
     function _paramsSignals(
         bytes32[3] memory ids,
         uint256[3] memory order
-    ) internal view returns (uint256[10] memory s) {
+    ) internal view returns (uint256[9] memory s) {
         for (uint256 i = 0; i < 3; ++i) {
             uint256[2] memory key = _distinctKey(order[i]);
             s[2 * i] = key[0];
             s[2 * i + 1] = key[1];
             s[6 + i] = uint256(tm.getTask(ids[order[i]]).paramsHash);
         }
-        s[9] = PARAMS_HASH;
     }
 
     function test_validateTaskGroup_verifiesTheParamsProofOverKeysAndRecordedBlobHashes() public {
         bytes32[3] memory ids = _groupWithDistinctKeys();
         ITaskManager.Groth16Proof memory p = _someProof();
         // Members in argument order (c1, c3, c2): the node keys and blob hashes follow it.
-        uint256[10] memory signals = _paramsSignals(ids, [uint256(0), 2, 1]);
+        uint256[9] memory signals = _paramsSignals(ids, [uint256(0), 2, 1]);
         _mockSamplingNumber(SAMPLED);
         _mockParamsProof(true);
         vm.expectCall(
@@ -807,7 +824,7 @@ contract TaskManagerTest is BaseTest {
         );
         ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[2], ids[1], GROUP_GUID, vrf, p, PARAMS_HASH);
+        tm.validateTaskGroup(ids[0], ids[2], ids[1], GROUP_GUID, vrf, p);
         _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
     }
 
@@ -818,7 +835,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskParamsProofInvalid.selector, ids[0]));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _someProof(), PARAMS_HASH);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _someProof());
         for (uint256 i = 0; i < 3; ++i) {
             _assertTaskStatus(ids[i], ITaskTypes.TaskStatus.ScoreReady);
             assertEq(uint8(_status(nodes[i])), uint8(INodeRegistry.NodeStatus.Busy));
@@ -834,7 +851,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskParamsProofInvalid.selector, ids[0]));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _noProof(), PARAMS_HASH);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _noProof());
         _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.ScoreReady);
     }
 
@@ -854,7 +871,7 @@ contract TaskManagerTest is BaseTest {
         );
         ISamplingVerifier.VRFProof memory vrf = _proofFor(0, ids[0]);
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, vrf, _noProof());
         _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
         _assertTaskStatus(ids[1], ITaskTypes.TaskStatus.EndGroupRefund);
     }
@@ -866,7 +883,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSampled.selector, ids[0], NOT_SAMPLED));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof());
     }
 
     function test_validateTaskGroup_revertsWhenFirstIsNotTheOriginal() public {
@@ -875,7 +892,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[1]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupNotOriginal.selector, ids[1], ids[0]));
         vm.prank(app);
-        tm.validateTaskGroup(ids[1], ids[0], ids[2], GROUP_GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[1], ids[0], ids[2], GROUP_GUID, proof, _noProof());
     }
 
     function test_validateTaskGroup_revertsWhenDuplicateMember() public {
@@ -883,7 +900,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupDuplicateMember.selector, ids[1]));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[1], GROUP_GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[1], GROUP_GUID, proof, _noProof());
     }
 
     function test_validateTaskGroup_revertsWhenGUIDDoesNotMatch() public {
@@ -894,7 +911,7 @@ contract TaskManagerTest is BaseTest {
             abi.encodeWithSelector(ITaskManager.TaskGroupCommitmentMismatch.selector, ids[0], bytes32("other"))
         );
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], "other", proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], "other", proof, _noProof());
     }
 
     function test_validateTaskGroup_revertsWhenAMemberHasNoResultYet() public {
@@ -904,7 +921,7 @@ contract TaskManagerTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         _expectInvalidState(ids[2], ITaskTypes.TaskStatus.ParametersUploaded);
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GROUP_GUID, proof, _noProof());
     }
 
     // ---------------------------------------------------------------------------------------------------------
