@@ -220,6 +220,25 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         emit TaskErrorReported(taskIDCommitment, msg.sender, error);
     }
 
+    /// @inheritdoc ITaskManager
+    function declineTask(bytes32 taskIDCommitment, TaskAbortReason reason) external {
+        Task storage task = _getTask(taskIDCommitment);
+        _onlySelectedNode(taskIDCommitment, task);
+        TaskStatus status = task.status;
+        if (status != TaskStatus.Started && status != TaskStatus.ParametersUploaded) {
+            revert TaskInvalidState(taskIDCommitment, status);
+        }
+        if (reason != TaskAbortReason.AppKeyInvalid && reason != TaskAbortReason.ModelDownloadFailed) {
+            revert TaskDeclineReasonInvalid(taskIDCommitment, reason);
+        }
+        // At the deadline the node may already be at fault (it never executed): `abortTask`'s penalty must win.
+        uint256 deadline = _deadline(task);
+        if (block.timestamp >= deadline) revert TaskDeclineTooLate(taskIDCommitment, deadline, block.timestamp);
+        _abort(taskIDCommitment, task, reason);
+        _refund(taskIDCommitment, task);
+        _release(msg.sender, INodeRegistry.ReleaseOutcome.Neutral);
+    }
+
     // =============================================================================================================
     // Validation
     // =============================================================================================================

@@ -37,6 +37,7 @@ export enum TaskAbortReason {
   ValidationTimeout = 6,
   ResultUploadTimeout = 7,
   QueueTimeout = 8,
+  AppKeyInvalid = 9,
 }
 
 /** `ITaskTypes.TaskError`. */

@@ -212,6 +212,10 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     error TaskConfigInvalid();
     /// @notice The application's Baby Jubjub key is not usable (not in the field, not on the curve, or x = 0).
     error TaskAppKeyInvalid(bytes32 taskIDCommitment);
+    /// @notice `declineTask` takes only a reason the application caused: `ModelDownloadFailed` or `AppKeyInvalid`.
+    error TaskDeclineReasonInvalid(bytes32 taskIDCommitment, TaskAbortReason reason);
+    /// @notice The node may decline only before its stage deadline; from `deadline` on, `abortTask` settles the task.
+    error TaskDeclineTooLate(bytes32 taskIDCommitment, uint256 deadline, uint256 nowTimestamp);
     /// @notice The ParamsConsistency proof does not verify for the group's node keys, the parameter blob hashes
     /// recorded at upload and the given `paramsHash` (the group is named by its first commitment).
     error TaskParamsProofInvalid(bytes32 taskIDCommitment);
@@ -313,6 +317,18 @@ interface ITaskManager is ITaskTypes, IPullPayments {
         bytes32[] calldata proof,
         Groth16Proof calldata resultProof
     ) external;
+
+    /// @notice Declines the task neutrally for a reason the application caused (DESIGN §13.3): Started or
+    /// ParametersUploaded → EndAborted(`reason`), full refund to the creator, the node released with no health
+    /// change and no QoS score. Selected node only, and only before the stage deadline (`deadlineOf`): a node
+    /// that let its deadline pass is settled by `abortTask` and its penalty, which declining cannot pre-empt.
+    /// @dev `reason` must be `AppKeyInvalid` (the app's Baby Jubjub key is outside the prime-order subgroup, so no
+    /// result proof can exist for it) or `ModelDownloadFailed` (a model the task names cannot be downloaded).
+    /// Errors certain to be in the parameters still go through `reportTaskError`, where the group can contradict
+    /// them. Emits `TaskAborted` with the node as issuer and `TaskFeeRefunded`.
+    /// @param taskIDCommitment The task.
+    /// @param reason `AppKeyInvalid` or `ModelDownloadFailed`, else `TaskDeclineReasonInvalid`.
+    function declineTask(bytes32 taskIDCommitment, TaskAbortReason reason) external;
 
     /// @notice Called by the registry when a node joins or resumes: hands it the best queued task it can serve.
     /// @param node The node that became available.

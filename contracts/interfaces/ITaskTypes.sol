@@ -27,7 +27,8 @@ interface ITaskTypes {
         SD_FT
     }
 
-    /// @notice Why a task ended in `EndAborted`. `ModelDownloadFailed` is kept for numbering and not produced.
+    /// @notice Why a task ended in `EndAborted`. `ModelDownloadFailed` and `AppKeyInvalid` are the reasons a node
+    /// may give to `declineTask` (a neutral end: something the application caused).
     enum TaskAbortReason {
         None,
         Timeout,
@@ -37,7 +38,8 @@ interface ITaskTypes {
         CreatorCancelled,
         ValidationTimeout,
         ResultUploadTimeout,
-        QueueTimeout
+        QueueTimeout,
+        AppKeyInvalid // 9: the node declined: the app's Baby Jubjub key is outside the prime-order subgroup
     }
 
     /// @notice The only error a node may report: one that is certain to be in the parameters.

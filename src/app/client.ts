@@ -14,8 +14,12 @@
  * 5. **validation**: `validateSingleTask` with the VRF proof, or `validateTaskGroup` with the VRF proof, the GUID and
  *    the ParamsConsistency proof (the zero proof when a member was aborted: the contract does not check it then);
  * 6. **result**: waits for `TaskSuccess` of the validated task;
- * 7. **download**: fetches the result blob from the relay, decrypts it with the app's key, and checks that its sim
- *    hash is the score on-chain.
+ * 7. **download**: fetches the result blob from the relay, checks that the bytes hash to the result hash on-chain
+ *    (the relay client refuses other bytes with `RelayBlobMismatchError` before anything is decrypted), decrypts it
+ *    with the app's key, and checks that its sim hash is the score on-chain.
+ *
+ * The relay is trusted for availability only (docs/relay-trust.md): the client computes every blob hash it reports
+ * itself, and checks every blob it downloads against the hash the chain holds.
  *
  * Every stage is reported as an {@link AppStageEvent}. When a stage's on-chain deadline passes while the other
  * party must act (no node took the queued task, the node never scored, the node never uploaded its result), the
@@ -31,16 +35,18 @@ import {
   PARAMS_CAPACITY,
   RESULT_CAPACITY,
   blobFromBytes,
+  blobHash,
   blobToBytes,
   byteCapacity,
   decryptBytes,
   encryptBlob,
   packBytes,
   randomNonce128,
+  toBytes32,
   type Blob,
 } from "../crypto/blob.js";
 import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
-import { RelayClient } from "../relay/client.js";
+import { RelayBlobMismatchError, RelayClient } from "../relay/client.js";
 import { ProofCache, ZERO_PROOF, proveGroupParams, type Groth16ProofStruct } from "../zk/proofs.js";
 import { TaskAbortReason, TaskStatus, TaskType, isFinal } from "../types.js";
 import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
@@ -49,6 +55,7 @@ import { ContractCallError, TxSender, type GasRecorder } from "../chain/tx.js";
 import { scoreOf } from "../node/executor.js";
 import {
   GroupDisagreementError,
+  ResultBlobMismatchError,
   ResultMismatchError,
   TaskAbortedError,
   TaskFailedError,
@@ -358,8 +365,17 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       resultHash: done.resultHash,
     });
 
-    // 7. download and check
-    const blob = blobFromBytes(await this.relay.get(done.resultHash));
+    // 7. download and check: `relay.get` refuses bytes that do not hash to the result hash the chain holds.
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.relay.get(done.resultHash);
+    } catch (error) {
+      if (!(error instanceof RelayBlobMismatchError)) throw error;
+      throw new ResultBlobMismatchError(winner.taskIDCommitment, error.expected, error.actual, error.relayUrl, all, {
+        cause: error,
+      });
+    }
+    const blob = blobFromBytes(bytes);
     const result = decryptBytes(blob, this.bjjKey.secretKey, RESULT_CAPACITY);
     const score = hexlify(done.score);
     const actual = scoreOf(Number(done.taskType) as TaskType, result);
@@ -443,17 +459,14 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
     const message = packBytes(params, PARAMS_CAPACITY);
     const ephemeralSecret = randomScalar();
     const blob = encryptBlob(message, nodeKey, ephemeralSecret, randomNonce128());
-    const uploaded = await this.relay.upload(this.options.wallet, blobToBytes(blob));
-    const inclusion = await this.relay.waitForProof(uploaded.blobHash);
-    member.upload = { message, nodeKey, blob, ephemeralSecret, blobHash: inclusion.blobHash };
+    // The blob hash is computed here, never taken from the relay (whose answers the relay client also checks).
+    const hash = toBytes32(blobHash(blob));
+    await this.relay.upload(this.options.wallet, blobToBytes(blob));
+    const inclusion = await this.relay.waitForProof(hash);
+    member.upload = { message, nodeKey, blob, ephemeralSecret, blobHash: hash };
     try {
       await this.tx.send("reportTaskParametersUploaded", () =>
-        this.taskManager.reportTaskParametersUploaded(
-          member.taskIDCommitment,
-          inclusion.blobHash,
-          inclusion.root,
-          inclusion.proof,
-        ),
+        this.taskManager.reportTaskParametersUploaded(member.taskIDCommitment, hash, inclusion.root, inclusion.proof),
       );
     } catch (error) {
       // The task may have been aborted meanwhile (its deadline passed): the group goes on without it.
@@ -465,7 +478,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       type: "parametersUploaded",
       taskIDCommitment: id,
       member: member.taskIDCommitment,
-      paramsHash: inclusion.blobHash,
+      paramsHash: hash,
     });
   }
 

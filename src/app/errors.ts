@@ -99,6 +99,35 @@ export class ResultMismatchError extends TaskFailedError {
 }
 
 /**
+ * The relay served bytes for the result that do not hash to the result hash on-chain (a lying relay or a man in the
+ * middle): they were refused before decryption. The task ended well on-chain and the node was paid; the result
+ * blob is provably in a relay root, so fetch it again (from this relay later, or another copy) with
+ * `RelayClient.get(resultHash)`, which checks the bytes.
+ */
+export class ResultBlobMismatchError extends TaskFailedError {
+  constructor(
+    taskIDCommitment: string,
+    /** The result hash on-chain. */
+    readonly expected: string,
+    /** The blob hash of the served bytes (null: not a well-formed blob). */
+    readonly actual: string | null,
+    readonly relayUrl: string,
+    members?: string[],
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `the relay ${relayUrl} served the result of ${taskIDCommitment} as bytes that ` +
+        `${actual === null ? "are not a blob" : `hash to ${actual}`}, not to the result hash on-chain ${expected}: ` +
+        `refused before decryption; the task succeeded on-chain, fetch the result again`,
+      "download",
+      taskIDCommitment,
+      members,
+    );
+    if (options?.cause !== undefined) (this as { cause?: unknown }).cause = options.cause;
+  }
+}
+
+/**
  * The client stopped waiting (its own `stageTimeoutMs`, or `stop()`): the task is still open on-chain. Once the
  * stage's deadline passes, `abortTask` ends it and refunds the fee.
  */

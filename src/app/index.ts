@@ -11,6 +11,7 @@ export {
 } from "./client.js";
 export {
   GroupDisagreementError,
+  ResultBlobMismatchError,
   ResultMismatchError,
   TaskAbortedError,
   TaskFailedError,

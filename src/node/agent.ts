@@ -8,7 +8,11 @@
  *   not final is picked up where it stands.
  * - Each event naming the node's task (TaskStarted, TaskParametersUploaded, TaskValidated, TaskAborted, ...) wakes
  *   the task's step function, which re-reads the task from the chain and acts on its status:
- *   ParametersUploaded → fetch the parameter blob from the relay, decrypt it, run the executor, `submitTaskScore`
+ *   Started / ParametersUploaded with an application key outside the prime-order subgroup → `declineTask`
+ *   (AppKeyInvalid: no result proof can exist for such a key, and the decline is neutral, where `reportTaskError`
+ *   could get the node slashed); ParametersUploaded → fetch the parameter blob from the relay (the relay client
+ *   refuses bytes that do not hash to the blob hash on-chain: the step is then retried like any relay failure, and
+ *   nothing is decrypted or reported), decrypt it, run the executor, `submitTaskScore`
  *   (or `reportTaskError` when the executor says the parameters can never run); Validated / GroupValidated →
  *   encrypt the result to the application's key, upload it to the relay, prove ResultAvailability (the two overlap),
  *   and `reportTaskResultUploaded` with the relay's Merkle proof; a final status → forget the task.
@@ -28,7 +32,7 @@ import { ZeroAddress, getAddress, getBytes, hexlify, type Provider, type Signer 
 import type { NodeRegistry, TaskManager } from "../../typechain-types/index.js";
 import { modelId } from "../crypto/commitment.js";
 import type { KeyPair, PublicKey } from "../crypto/babyjub.js";
-import { randomScalar } from "../crypto/babyjub.js";
+import { isValidPublicKey, randomScalar } from "../crypto/babyjub.js";
 import {
   PARAMS_CAPACITY,
   RESULT_CAPACITY,
@@ -41,7 +45,7 @@ import {
 } from "../crypto/blob.js";
 import { RelayClient } from "../relay/client.js";
 import { ProofCache, resultAvailabilityInput, resultBinding, toProofStruct } from "../zk/proofs.js";
-import { TaskStatus, TaskType, NodeStatus, TaskError, isFinal } from "../types.js";
+import { TaskAbortReason, TaskStatus, TaskType, NodeStatus, TaskError, isFinal } from "../types.js";
 import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
 import { ChainWatcher, type ChainBlock, type ChainEvent } from "../chain/watcher.js";
 import { TxSender, type GasRecorder } from "../chain/tx.js";
@@ -103,6 +107,7 @@ export type NodeAgentEvent =
   | { type: "executed"; taskIDCommitment: string; score: string; ms: number }
   | { type: "scoreSubmitted"; taskIDCommitment: string; score: string }
   | { type: "errorReported"; taskIDCommitment: string; reason: string }
+  | { type: "declined"; taskIDCommitment: string; reason: TaskAbortReason; message: string }
   | { type: "resultUploaded"; taskIDCommitment: string; resultHash: string; proveMs: number }
   | { type: "aborted"; taskIDCommitment: string; lastStatus: TaskStatus }
   | { type: "taskEnded"; taskIDCommitment: string; status: TaskStatus }
@@ -367,6 +372,13 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     const deadline = await this.taskManager.deadlineOf(c);
     this.tracked.set(c, deadline);
     const taskType = Number(info.taskType) as TaskType;
+    if (status === TaskStatus.Started || status === TaskStatus.ParametersUploaded) {
+      const appKey: PublicKey = [info.appPublicKey[0], info.appPublicKey[1]];
+      if (!isValidPublicKey(appKey)) {
+        await this.refuseAppKey(c, appKey, status, deadline);
+        return;
+      }
+    }
     switch (status) {
       case TaskStatus.ParametersUploaded: {
         const job = await this.ensureJob(c, taskType, info.paramsHash);
@@ -399,6 +411,30 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
         }
       }
     }
+  }
+
+  /**
+   * The application's key is outside the prime-order subgroup (or off the curve): the node could compute, but never
+   * prove its result (circomlib has no witness for small-order keys), so it declines neutrally before its deadline.
+   * From the deadline on, `declineTask` reverts and `abortTask` settles the task (the agent's deadline path).
+   */
+  private async refuseAppKey(c: string, appKey: PublicKey, status: TaskStatus, deadline: bigint): Promise<void> {
+    const message =
+      `task ${c} names an application Baby Jubjub key (${appKey[0]}, ${appKey[1]}) outside the prime-order ` +
+      `subgroup: no result proof can exist for it, so the node declines the task (AppKeyInvalid, refund, no penalty)`;
+    const latest = this.watcher.latest.timestamp;
+    if (deadline > 0n && latest >= deadline) {
+      this.options.log?.(`${this.name}: ${message}; too late to decline, ending it by its deadline instead`);
+      if (this.options.abortOnDeadline === false) return;
+      this.ensureRunning();
+      await this.tx.call("abortTask", this.taskManager.abortTask, [c]);
+      this.emitEvent({ type: "aborted", taskIDCommitment: c, lastStatus: status });
+      return;
+    }
+    this.options.log?.(`${this.name}: ${message}`);
+    this.ensureRunning();
+    await this.tx.call("declineTask", this.taskManager.declineTask, [c, TaskAbortReason.AppKeyInvalid]);
+    this.emitEvent({ type: "declined", taskIDCommitment: c, reason: TaskAbortReason.AppKeyInvalid, message });
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -440,8 +476,10 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     const started = Date.now();
     let job: Job;
     let params: Uint8Array | null = null;
-    // A relay that cannot serve the blob (down, or lost it) is not the parameters' fault: the error propagates and
-    // the step is retried. Only a blob that does not decrypt to this node's key can never run anywhere.
+    // A relay that cannot serve the blob (down, or lost it), or serves bytes that do not hash to `paramsHash`
+    // (RelayBlobMismatchError: a lying relay or a man in the middle), is not the parameters' fault: the error
+    // propagates and the step is retried; nothing is decrypted or reported. Only the blob the chain recorded, when
+    // it does not decrypt to this node's key, can never run anywhere.
     const bytes = await this.relay.get(paramsHash);
     try {
       params = decryptBytes(blobFromBytes(bytes), this.options.bjjKey.secretKey, PARAMS_CAPACITY);

@@ -20,7 +20,13 @@ export {
   type SignedUpload,
   type UploadResponse,
 } from "./protocol.js";
-export { RelayClient, RelayHttpError } from "./client.js";
+export {
+  RelayBlobMismatchError,
+  RelayClient,
+  RelayHttpError,
+  RelayProofInvalidError,
+  type RelayClientOptions,
+} from "./client.js";
 export {
   SqliteBlobStore,
   type BatchRecord,

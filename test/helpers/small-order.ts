@@ -1,36 +1,57 @@
 /**
- * Baby Jubjub keys of small order, for tests that show what such keys do (issue 17): the circuits have no witness
- * for them, so the registry must refuse them.
+ * Baby Jubjub points of small order, and points with a small-order component, for the key-check tests (the
+ * circuits have no witness for such keys, so the chain and the agents must refuse them).
  */
-import { expect } from "chai";
-import { Base8, inCurve, mulPointEscalar, subOrder } from "@zk-kit/baby-jubjub";
+import { addPoint, mulPointEscalar, subOrder, unpackPoint } from "@zk-kit/baby-jubjub";
 import { poseidonEncrypt } from "@zk-kit/poseidon-cipher";
-import { publicKeyOf } from "../../src/crypto/babyjub.js";
+import { publicKeyOf, type PublicKey } from "../../src/crypto/babyjub.js";
 import { randomNonce128, type Blob } from "../../src/crypto/blob.js";
 
+export const IDENTITY: PublicKey = [0n, 1n];
+
+export function samePoint(p: readonly bigint[], q: readonly bigint[]): boolean {
+  return p[0] === q[0] && p[1] === q[1];
+}
+
+/** The order of a point of small order (1, 2, 4 or 8), by doubling; throws for any other point. */
+export function smallOrder(p: PublicKey): number {
+  let q = p;
+  for (let n = 1; n <= 8; n *= 2) {
+    if (samePoint(q, IDENTITY)) return n;
+    q = addPoint(q, q) as PublicKey;
+  }
+  throw new Error("not of small order");
+}
+
 /**
- * Baby Jubjub points of small order, from the full-order generator G of circomlib (EIP-2494): [subOrder]·G has
- * order 8, and its double order 4. Each is checked (on the curve, [8]P = identity, [4]P ≠ identity) before use.
+ * A point of order 8: [ℓ]Q for the first curve point Q (decompressed from a small y) whose cofactor part has full
+ * order 8. The curve's torsion subgroup is cyclic of order 8, so such a Q exists among the first few y.
  */
-const GENERATOR: [bigint, bigint] = [
-  995203441582195749578291179787384436505546430278305826713579947235728471134n,
-  5472060717959818805561601436314318772137091100104008585924551046643952123905n,
-];
+function orderEightPoint(): PublicKey {
+  for (let y = 2n; y < 1000n; y++) {
+    const q = unpackPoint(y);
+    if (!q) continue;
+    const t = mulPointEscalar(q, subOrder) as PublicKey;
+    if (smallOrder(t) === 8) return t;
+  }
+  throw new Error("no order-8 point found");
+}
+
+/** A point of order 8 (on the curve, x ≠ 0). */
+export const ORDER_8: PublicKey = orderEightPoint();
+/** A point of order 4: (±1/√a, 0). */
+export const ORDER_4: PublicKey = addPoint(ORDER_8, ORDER_8) as PublicKey;
+/** The point of order 2: (0, −1). */
+export const ORDER_2: PublicKey = addPoint(ORDER_4, ORDER_4) as PublicKey;
+
+/** `key` plus a point of small order: on the curve, x ≠ 0, outside the prime-order subgroup. */
+export function withSmallOrderComponent(key: PublicKey, t: PublicKey = ORDER_2): PublicKey {
+  return addPoint(key, t) as PublicKey;
+}
+
+/** The order-8 and order-4 points as mutable pairs (the circuit tests' inputs). */
 export function smallOrderKeys(): { order8: [bigint, bigint]; order4: [bigint, bigint] } {
-  const isIdentity = (p: [bigint, bigint]) => p[0] === 0n && p[1] === 1n;
-  expect(inCurve(GENERATOR)).to.equal(true);
-  expect(mulPointEscalar(GENERATOR, 8n)).to.deep.equal(Base8);
-  const order8 = mulPointEscalar(GENERATOR, subOrder) as [bigint, bigint];
-  const order4 = mulPointEscalar(order8, 2n) as [bigint, bigint];
-  expect(inCurve(order8)).to.equal(true);
-  expect(isIdentity(mulPointEscalar(order8, 8n) as [bigint, bigint])).to.equal(true);
-  expect(isIdentity(mulPointEscalar(order8, 4n) as [bigint, bigint])).to.equal(false);
-  expect(isIdentity(mulPointEscalar(order4, 4n) as [bigint, bigint])).to.equal(true);
-  expect(isIdentity(mulPointEscalar(order4, 2n) as [bigint, bigint])).to.equal(false);
-  // x ≠ 0: not caught by the circuit's x = 0 check (that one only excludes the points of order 1 and 2).
-  expect(order8[0]).to.not.equal(0n);
-  expect(order4[0]).to.not.equal(0n);
-  return { order8, order4 };
+  return { order8: [ORDER_8[0], ORDER_8[1]], order4: [ORDER_4[0], ORDER_4[1]] };
 }
 
 /**

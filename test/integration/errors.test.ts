@@ -56,7 +56,7 @@ import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
 import { proveVRF, verifyVRF } from "../../src/crypto/vrf.js";
 import { FIELD_SIZE } from "../../src/crypto/blob.js";
 import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
-import { NodeStatus, TaskError, TaskStatus, TaskType } from "../../src/types.js";
+import { NodeStatus, TaskAbortReason, TaskError, TaskStatus, TaskType } from "../../src/types.js";
 
 /** Asserts that `call` reverts with `name(...args)` (no `withArgs` when `args` is omitted) and changes nothing. */
 async function expectRevert(
@@ -655,6 +655,33 @@ describe("integration: every custom error", function () {
         net.taskManager,
         "TaskErrorInvalid",
         [task.commitment],
+      );
+    });
+
+    it("TaskDeclineReasonInvalid(commitment, reason) and TaskDeclineTooLate(commitment, deadline, now)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const { task, node } = await driveTask(net, net.apps[0], TaskStatus.ParametersUploaded);
+      const scope = { commitments: [task.commitment] };
+      for (const reason of [TaskAbortReason.None, TaskAbortReason.Timeout, TaskAbortReason.QueueTimeout]) {
+        await expectRevert(
+          net,
+          scope,
+          () => tm.connect(node).declineTask(task.commitment, reason),
+          tm,
+          "TaskDeclineReasonInvalid",
+          [task.commitment, reason],
+        );
+      }
+      const deadline = await tm.deadlineOf(task.commitment);
+      await at(deadline);
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(node).declineTask(task.commitment, TaskAbortReason.AppKeyInvalid),
+        tm,
+        "TaskDeclineTooLate",
+        [task.commitment, deadline, deadline],
       );
     });
   });
