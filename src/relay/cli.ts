@@ -30,6 +30,11 @@ const USAGE = `Usage: npm run relay -- [options]
   --max-in-flight <n>       batches posted concurrently               (default ${RELAY_DEFAULTS.maxInFlight})
   --verify-workers <n>      worker processes hashing and checking uploads, 0 = main thread
                             (default: the number of cores, at most 8; here ${DEFAULT_WORKERS})
+  --confirmations <n>       blocks a postRoot needs before its batch counts as posted (default ${RELAY_DEFAULTS.confirmations})
+  --on-chain-reset <what>   the chain is not the one the database was pinned to: refuse (exit 2) or
+                            repost (re-pin the database and post every batch again)  (default refuse)
+  --request-timeout-ms <ms> a request must arrive whole within this time (default ${RELAY_DEFAULTS.requestTimeoutMs})
+  --max-connections-per-ip <n>  open connections per client IP, 0 = no limit (default ${RELAY_DEFAULTS.maxConnectionsPerIp})
   --quiet                   log errors only
   --help                    this text
 `;
@@ -121,6 +126,10 @@ async function main(): Promise<void> {
       "max-wait-ms": { type: "string" },
       "max-in-flight": { type: "string" },
       "verify-workers": { type: "string" },
+      confirmations: { type: "string" },
+      "on-chain-reset": { type: "string", default: "refuse" },
+      "request-timeout-ms": { type: "string" },
+      "max-connections-per-ip": { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -140,6 +149,17 @@ async function main(): Promise<void> {
   const maxWaitMs = int("max-wait-ms", values["max-wait-ms"], RELAY_DEFAULTS.maxWaitMs);
   const maxInFlight = int("max-in-flight", values["max-in-flight"], RELAY_DEFAULTS.maxInFlight, 1);
   const verifyWorkers = int("verify-workers", values["verify-workers"], DEFAULT_WORKERS);
+  const confirmations = int("confirmations", values.confirmations, RELAY_DEFAULTS.confirmations, 1);
+  const requestTimeoutMs = int("request-timeout-ms", values["request-timeout-ms"], RELAY_DEFAULTS.requestTimeoutMs, 1);
+  const maxConnectionsPerIp = int(
+    "max-connections-per-ip",
+    values["max-connections-per-ip"],
+    RELAY_DEFAULTS.maxConnectionsPerIp,
+  );
+  const onChainReset = values["on-chain-reset"];
+  if (onChainReset !== "refuse" && onChainReset !== "repost") {
+    throw new UsageError(`--on-chain-reset must be refuse or repost, got "${onChainReset}"`);
+  }
   const key = relayKey(values["key-file"]);
 
   const rpc = values.rpc!;
@@ -165,6 +185,10 @@ async function main(): Promise<void> {
     rateLimit: burst === 0 ? null : { burst, perSecond },
     maxWaitMs,
     maxInFlight,
+    confirmations,
+    onChainReset,
+    requestTimeoutMs,
+    maxConnectionsPerIp,
     verifier: verifyWorkers > 0 ? new WorkerVerifier(verifyWorkers) : undefined,
     log: (level, message) => {
       if (quiet && level !== "error") return;

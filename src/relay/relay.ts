@@ -154,6 +154,8 @@ interface UploadAuth {
   duplicate: boolean;
   /** Counted in `pendingUploads` (released when the answer is sent). */
   counted: boolean;
+  /** For the first upload of a hash: ends its entry in `uploading`, which concurrent replays wait for. */
+  settle?: () => void;
 }
 
 class HttpError extends Error {
@@ -713,6 +715,7 @@ class RelayService implements Relay {
 
   private release(req: FastifyRequest): void {
     const auth = this.auth.get(req);
+    auth?.settle?.();
     if (auth?.counted) {
       auth.counted = false;
       this.pendingUploads--;
@@ -825,7 +828,19 @@ class RelayService implements Relay {
       this.charge(signer);
     }
     this.pendingUploads++;
-    this.auth.set(req, { blobHash, signer, timestamp, duplicate, counted: true });
+    const auth: UploadAuth = { blobHash, signer, timestamp, duplicate, counted: true };
+    if (!duplicate) {
+      // Replays that arrive while this upload is received, hashed and committed wait for it, uncharged.
+      let done!: () => void;
+      const settled = new Promise<void>((resolve) => (done = resolve));
+      this.uploading.set(blobHash, settled);
+      auth.settle = () => {
+        auth.settle = undefined;
+        if (this.uploading.get(blobHash) === settled) this.uploading.delete(blobHash);
+        done();
+      };
+    }
+    this.auth.set(req, auth);
   }
 
   /** Takes one token of `signer`'s bucket (429 when empty). */
@@ -895,10 +910,6 @@ class RelayService implements Relay {
       }
     }
     if (!duplicate) {
-      let done!: () => void;
-      const settled = new Promise<void>((resolve) => (done = resolve));
-      const first = !this.uploading.has(blobHash);
-      if (first) this.uploading.set(blobHash, settled);
       try {
         let hash: Hex32;
         try {
@@ -912,8 +923,7 @@ class RelayService implements Relay {
         isNew = await this.store.putBlob({ hash: blobHash, bytes: body, uploader: signer, receivedAt: Date.now() });
         if (isNew) this.blobAdded();
       } finally {
-        if (first) this.uploading.delete(blobHash);
-        done();
+        auth.settle?.();
       }
     }
 
