@@ -511,7 +511,10 @@ class RelayService implements Relay {
       );
     }
     const batches = await this.store.postedBatches();
-    this.log("warn", `${mismatch}; re-pinning the database to this chain and posting ${batches.length} batch(es) again`);
+    this.log(
+      "warn",
+      `${mismatch}; re-pinning the database to this chain and posting ${batches.length} batch(es) again`,
+    );
     await this.store.markUnposted(batches.map((b) => b.id));
     const anchor = await this.newAnchor();
     await this.store.setMeta(ANCHOR_KEY, anchor);
@@ -635,7 +638,10 @@ class RelayService implements Relay {
           ),
         );
       }
-      return this.fail(reply, new HttpError(404, "not_found", `no route ${req.method} ${path.slice(0, 100)}; ${API_SUMMARY}`));
+      return this.fail(
+        reply,
+        new HttpError(404, "not_found", `no route ${req.method} ${path.slice(0, 100)}; ${API_SUMMARY}`),
+      );
     });
 
     // While stopping, every request gets the API's 503 (Fastify's own would not use the error shape).

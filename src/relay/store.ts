@@ -253,7 +253,9 @@ export class SqliteBlobStore implements BlobStore {
       lastPosted: p("SELECT * FROM batches WHERE status = 'posted' ORDER BY id DESC LIMIT 1"),
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       setMeta: p("INSERT INTO meta (key, value) VALUES (?, ?)"),
-      replaceMeta: p("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      replaceMeta: p(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
       posted: p("SELECT * FROM batches WHERE status = 'posted' ORDER BY id"),
       unpost: p(
         "UPDATE batches SET status = 'pending', tx_hash = NULL, block_number = NULL, posted_at = NULL WHERE id = ?",
