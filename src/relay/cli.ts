@@ -26,6 +26,8 @@ const USAGE = `Usage: npm run relay -- [options]
   --max-blob-bytes <n>      largest accepted blob                     (default ${RELAY_DEFAULTS.maxBlobBytes})
   --rate-burst <n>          per-address token bucket size, 0 = off    (default ${RELAY_DEFAULTS.rateLimit.burst})
   --rate-per-s <n>          per-address refill per second             (default ${RELAY_DEFAULTS.rateLimit.perSecond})
+  --error-burst <n>         per client IP: rejected uploads before 429, 0 = off (default ${RELAY_DEFAULTS.errorLimit.burst})
+  --error-per-s <n>         per client IP: refill per second            (default ${RELAY_DEFAULTS.errorLimit.perSecond})
   --max-wait-ms <ms>        cap of ?wait=                             (default ${RELAY_DEFAULTS.maxWaitMs})
   --max-in-flight <n>       batches posted concurrently               (default ${RELAY_DEFAULTS.maxInFlight})
   --verify-workers <n>      worker processes hashing and checking uploads, 0 = main thread
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
       "max-blob-bytes": { type: "string" },
       "rate-burst": { type: "string" },
       "rate-per-s": { type: "string" },
+      "error-burst": { type: "string" },
+      "error-per-s": { type: "string" },
       "max-wait-ms": { type: "string" },
       "max-in-flight": { type: "string" },
       "verify-workers": { type: "string" },
@@ -146,6 +150,8 @@ async function main(): Promise<void> {
   const maxBlobBytes = int("max-blob-bytes", values["max-blob-bytes"], RELAY_DEFAULTS.maxBlobBytes, 128);
   const burst = int("rate-burst", values["rate-burst"], RELAY_DEFAULTS.rateLimit.burst);
   const perSecond = int("rate-per-s", values["rate-per-s"], RELAY_DEFAULTS.rateLimit.perSecond, 1);
+  const errorBurst = int("error-burst", values["error-burst"], RELAY_DEFAULTS.errorLimit.burst);
+  const errorPerSecond = int("error-per-s", values["error-per-s"], RELAY_DEFAULTS.errorLimit.perSecond, 1);
   const maxWaitMs = int("max-wait-ms", values["max-wait-ms"], RELAY_DEFAULTS.maxWaitMs);
   const maxInFlight = int("max-in-flight", values["max-in-flight"], RELAY_DEFAULTS.maxInFlight, 1);
   const verifyWorkers = int("verify-workers", values["verify-workers"], DEFAULT_WORKERS);
@@ -183,6 +189,7 @@ async function main(): Promise<void> {
     batchIntervalMs,
     maxBlobBytes,
     rateLimit: burst === 0 ? null : { burst, perSecond },
+    errorLimit: errorBurst === 0 ? null : { burst: errorBurst, perSecond: errorPerSecond },
     maxWaitMs,
     maxInFlight,
     confirmations,
