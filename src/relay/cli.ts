@@ -179,31 +179,39 @@ async function main(): Promise<void> {
   // Loaded after the warning filter (static imports of node:sqlite would warn before any code runs).
   const { createRelay } = await import("./relay.js");
   const { WorkerVerifier } = await import("./verify-pool.js");
-  const relay = createRelay({
-    signer,
-    relayRoots,
-    dbPath: values.db!,
-    host: values.host,
-    port,
-    batchSize,
-    batchIntervalMs,
-    maxBlobBytes,
-    rateLimit: burst === 0 ? null : { burst, perSecond },
-    errorLimit: errorBurst === 0 ? null : { burst: errorBurst, perSecond: errorPerSecond },
-    maxWaitMs,
-    maxInFlight,
-    confirmations,
-    onChainReset,
-    requestTimeoutMs,
-    maxConnectionsPerIp,
-    verifier: verifyWorkers > 0 ? new WorkerVerifier(verifyWorkers) : undefined,
-    log: (level, message) => {
-      if (quiet && level !== "error") return;
-      const line = `${new Date().toISOString()} ${level} ${message}`;
-      if (level === "info") console.log(line);
-      else console.error(line);
-    },
-  });
+  let relay: ReturnType<typeof createRelay>;
+  try {
+    relay = createRelay({
+      signer,
+      relayRoots,
+      dbPath: values.db!,
+      host: values.host,
+      port,
+      batchSize,
+      batchIntervalMs,
+      maxBlobBytes,
+      rateLimit: burst === 0 ? null : { burst, perSecond },
+      errorLimit: errorBurst === 0 ? null : { burst: errorBurst, perSecond: errorPerSecond },
+      maxWaitMs,
+      maxInFlight,
+      confirmations,
+      onChainReset,
+      requestTimeoutMs,
+      maxConnectionsPerIp,
+      verifier: verifyWorkers > 0 ? new WorkerVerifier(verifyWorkers) : undefined,
+      log: (level, message) => {
+        if (quiet && level !== "error") return;
+        const line = `${new Date().toISOString()} ${level} ${message}`;
+        if (level === "info") console.log(line);
+        else console.error(line);
+      },
+    });
+  } catch (error) {
+    throw new UsageError(
+      `cannot open the relay database ${resolve(values.db!)}: ${(error as Error).message}; check the path and its ` +
+        `permissions, or pass another --db`,
+    );
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

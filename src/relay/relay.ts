@@ -145,6 +145,31 @@ export interface Relay {
 /** The chain is not the one this database belongs to (see `onChainReset`). The CLI exits with code 2. */
 export class ChainIdentityError extends Error {}
 
+/** A `BlobStore` operation failed (the database is unreachable, full, or gone): uploads answer 503 meanwhile. */
+export class StoreUnavailableError extends Error {}
+
+/** `store` with every failure of its operations turned into a `StoreUnavailableError` carrying the cause. */
+function guardStore(store: BlobStore): BlobStore {
+  const wrap = (error: unknown): StoreUnavailableError =>
+    error instanceof StoreUnavailableError
+      ? error
+      : new StoreUnavailableError(errorMessage(error), { cause: error as Error });
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        try {
+          const out = (value as (...a: unknown[]) => unknown).apply(target, args);
+          return out instanceof Promise ? out.catch((error: unknown) => Promise.reject(wrap(error))) : out;
+        } catch (error) {
+          throw wrap(error);
+        }
+      };
+    },
+  });
+}
+
 /** An upload whose headers and signature passed `authenticate`. */
 interface UploadAuth {
   blobHash: Hex32;
@@ -320,7 +345,7 @@ class RelayService implements Relay {
       throw new RangeError("maxInFlight must be ≥ 1");
     if (!options.store && !options.dbPath) throw new Error("createRelay needs dbPath or store");
     if (!ADDRESS_RE.test(options.relayRoots)) throw new Error(`relayRoots is not an address: ${options.relayRoots}`);
-    this.store = options.store ?? new SqliteBlobStore(options.dbPath!);
+    this.store = guardStore(options.store ?? new SqliteBlobStore(options.dbPath!));
     this.roots = new Contract(options.relayRoots, RELAY_ROOTS_ABI, options.signer);
     this.verifier = options.verifier ?? new InlineVerifier();
     const rateLimit = options.rateLimit === undefined ? RELAY_DEFAULTS.rateLimit : options.rateLimit;
@@ -613,6 +638,18 @@ class RelayService implements Relay {
       }
       if (error.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error.code === "FST_ERR_CTP_EMPTY_JSON_BODY") {
         return this.fail(reply, this.contentTypeError());
+      }
+      if (error instanceof StoreUnavailableError) {
+        this.log("error", `the database failed: ${error.message}`);
+        return this.fail(
+          reply,
+          new HttpError(
+            503,
+            "store_unavailable",
+            `the relay's database is unavailable (${error.message.slice(0, 200)}); nothing was stored, retry shortly`,
+            { "retry-after": "1" },
+          ),
+        );
       }
       if (typeof error.statusCode === "number" && error.statusCode >= 400 && error.statusCode < 500) {
         return this.fail(reply, new HttpError(error.statusCode, "bad_request", error.message));

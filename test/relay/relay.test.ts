@@ -10,6 +10,7 @@ import { deployNetwork, ethers, type Network } from "../helpers/fixture.js";
 import { generateKeyPair } from "../../src/crypto/babyjub.js";
 import { RESULT_CAPACITY, blobHash, blobToBytes, encryptBytes, toBytes32 } from "../../src/crypto/blob.js";
 import { createRelay, type Relay, type RelayOptions } from "../../src/relay/relay.js";
+import { SqliteBlobStore } from "../../src/relay/store.js";
 import { RelayClient } from "../../src/relay/client.js";
 import { API_PREFIX, signUpload, type ProofResponse } from "../../src/relay/protocol.js";
 import { WorkerVerifier } from "../../src/relay/verify-pool.js";
@@ -355,6 +356,37 @@ describe("relay: HTTP service (src/relay)", function () {
       expect((await post(relay.url, net.apps[1], randomBlob())).status).to.equal(201);
       await new Promise((r) => setTimeout(r, 1100));
       expect((await post(relay.url, uploader, randomBlob())).status).to.equal(201);
+    });
+  });
+
+  describe("database failures", function () {
+    it("uploads answer 503 store_unavailable while the database is down, and 201 once it is back", async function () {
+      const inner = new SqliteBlobStore(join(tmp.dir, "flaky.sqlite"));
+      let down = false;
+      const store = new Proxy(inner, {
+        get(target, prop) {
+          const v = (target as unknown as Record<string | symbol, unknown>)[prop];
+          if (typeof v !== "function") return v;
+          return (...args: unknown[]) => {
+            if (down && prop !== "close") return Promise.reject(new Error("SQLITE_IOERR: disk I/O error"));
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      const relay = await startRelay({ store, dbPath: undefined });
+      expect((await post(relay.url, uploader, randomBlob())).status).to.equal(201);
+      down = true;
+      const failed = await post(relay.url, uploader, randomBlob());
+      expect(failed.status).to.equal(503);
+      expect(failed.body.error.code).to.equal("store_unavailable");
+      expect(failed.body.error.message).to.include("disk I/O error");
+      expect(failed.headers.get("retry-after")).to.equal("1");
+      const read = await get(`${relay.url}${API_PREFIX}/blobs/0x${"ab".repeat(32)}`);
+      expect(read.status).to.equal(503);
+      down = false;
+      const back = await post(relay.url, uploader, randomBlob());
+      expect(back.status).to.equal(201);
+      expect((await relay.store.stats()).totalBlobs).to.equal(2);
     });
   });
 
