@@ -1037,7 +1037,7 @@ class RelayService implements Relay {
     const failing = this.lastError !== null && s.pendingBatches > 0;
     const p = this.posterState;
     const stalled = (p.state === "sending" || p.state === "confirming") && Date.now() - p.since > this.o.stallMs;
-    let lastError = failing || this.halted ? this.lastError!.message : null;
+    let lastError = failing || this.halted ? (this.lastError?.message ?? this.halted) : null;
     if (stalled && !lastError) {
       lastError =
         `batch ${p.batchId}: postRoot ${p.txHash ?? "(not sent yet)"} has been ${p.state} for ` +
@@ -1350,8 +1350,14 @@ class RelayService implements Relay {
   private async confirm(txHash: string, blockNumber: number): Promise<boolean> {
     if (this.o.confirmations <= 1) return true;
     const target = blockNumber + this.o.confirmations - 1;
-    while ((await this.provider.getBlockNumber()) < target) {
+    let seen = blockNumber;
+    for (let head = await this.provider.getBlockNumber(); head < target; head = await this.provider.getBlockNumber()) {
       if (this.stopping) return false;
+      // New blocks are progress: only a chain that stops growing makes the post look stalled in /v1/health.
+      if (head > seen) {
+        seen = head;
+        this.posterState.since = Date.now();
+      }
       await this.sleep(this.o.pollMs);
     }
     const receipt = await this.provider.getTransactionReceipt(txHash);
