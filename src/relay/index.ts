@@ -1,5 +1,15 @@
 /** The DA/Relay service: library API. See ./README.md. */
-export { createRelay, RELAY_DEFAULTS, RELAY_ROLE, RELAY_ROOTS_ABI, type Relay, type RelayOptions } from "./relay.js";
+export {
+  ChainIdentityError,
+  StoreUnavailableError,
+  createRelay,
+  errorMessage,
+  RELAY_DEFAULTS,
+  RELAY_ROLE,
+  RELAY_ROOTS_ABI,
+  type Relay,
+  type RelayOptions,
+} from "./relay.js";
 export {
   API_PREFIX,
   HEADER_ADDRESS,
@@ -17,6 +27,7 @@ export {
   type HealthResponse,
   type Hex32,
   type PendingResponse,
+  type PosterState,
   type ProofResponse,
   type SignedUpload,
   type UploadResponse,
