@@ -690,6 +690,10 @@ class RelayService implements Relay {
         });
       }
     });
+    // While stopping, every answer closes its connection: a keep-alive client must not hold the stop up.
+    app.addHook("onSend", async (_req, reply) => {
+      if (this.stopping) reply.header("connection", "close");
+    });
     // Releases an upload's slot however its request ends (answered, failed, or the client went away).
     app.addHook("onResponse", async (req) => this.release(req));
     app.addHook("onRequestAbort", async (req) => this.release(req));
