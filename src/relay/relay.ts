@@ -11,6 +11,12 @@
  * status `pending`) → `posting` (a postRoot transaction may be in flight) → `posted` (root on-chain). Every step is
  * in the database before the next one starts, so a restarted relay picks up exactly where it stopped, and it checks
  * `rootPostedAt(root)` before every post so that no root is posted twice.
+ *
+ * Hardening (issue 15; docs/relay-operations.md): an upload is authenticated from its headers alone (signature over
+ * the claimed blob hash, duplicates free, then the signer's rate limit) before its body is read and hashed; client
+ * IPs that send rejected uploads, connections and slow requests are limited; the database is pinned to an anchor
+ * block of its chain, so a reset chain is refused (or re-posted to on request), and a batch counts as posted only
+ * after its confirmations.
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
 import {
