@@ -15,8 +15,19 @@
  * Environment (all optional): BENCH_N (2000), BENCH_CONCURRENCY (32), BENCH_SIZE (4096), BENCH_BATCH_SIZE (256),
  * BENCH_INTERVAL_MS (2000), BENCH_VERIFY_WORKERS (2). The last line is always
  * `relay uploads_per_s=<N> gas_per_blob=<N>`. Bounded: gives up after 10 minutes.
+ *
+ * `npm run bench:relay -- --junk` measures instead what unauthenticated junk costs the relay (issue 15): the relay
+ * CLI runs as a child process (verification on its main thread, rate limits off, so that all of its CPU is in one
+ * process and read from /proc), honest 4 KiB uploads are timed alone, then during a flood of one fixed junk request
+ * (arbitrary signature) over 16 connections, for a 64 KiB and an 8 KiB body. It prints the relay's CPU per junk
+ * request and the honest latencies. BENCH_RELAY_ROOT=<checkout> runs another checkout's relay (e.g. main, for the
+ * figures before the fix); BENCH_RELAY_ARGS adds relay flags (e.g. "--error-burst 0": an attacker with many IPs);
+ * BENCH_JUNK_SECONDS (5) sets each flood's length.
  */
 import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { Agent, request } from "node:http";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Wallet } from "ethers";
 import { createRelay } from "../src/relay/relay.js";
@@ -24,7 +35,7 @@ import { RelayClient } from "../src/relay/client.js";
 import { verifyInclusion } from "../src/crypto/merkle.js";
 import { API_PREFIX, signUpload } from "../src/relay/protocol.js";
 import { WorkerVerifier } from "../src/relay/verify-pool.js";
-import { deployRelayRoots, startHardhatNode } from "../test/relay/local-chain.js";
+import { ROOT, deployRelayRoots, startHardhatNode, waitForOutput, type Child } from "../test/relay/local-chain.js";
 import { freePort, tempDir } from "../test/relay/helpers.js";
 
 const env = (name: string, fallback: number) => {
@@ -55,6 +66,151 @@ function blob(): Uint8Array {
 function pct(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+if (process.argv.includes("--junk")) {
+  const code = await junkBench().then(
+    () => 0,
+    (error: unknown) => {
+      console.error(error);
+      return 1;
+    },
+  );
+  clearTimeout(guard);
+  process.exit(code);
+}
+
+/** CPU time (ms) a process has used so far (utime + stime of /proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+async function junkBench(): Promise<void> {
+  const seconds = env("BENCH_JUNK_SECONDS", 5);
+  const root = process.env.BENCH_RELAY_ROOT ?? ROOT;
+  const tmp = tempDir("vss-relay-junk-");
+  const node = await startHardhatNode(await freePort());
+  let relayChild: Child | null = null;
+  try {
+    const { provider, relayRoots, relayKey } = await deployRelayRoots(node.url);
+    const keyFile = join(tmp.dir, "relay.key");
+    writeFileSync(keyFile, relayKey + "\n", { mode: 0o600 });
+    const proc = spawn(
+      process.execPath,
+      [
+        "--import",
+        import.meta.resolve("tsx/esm"),
+        join(root, "src/relay/cli.ts"),
+        ...["--rpc", node.url, "--db", join(tmp.dir, "relay.sqlite"), "--port", String(await freePort())],
+        ...["--relay-roots", await relayRoots.getAddress(), "--key-file", keyFile],
+        ...["--verify-workers", "0", "--rate-burst", "0", "--quiet"],
+        ...(process.env.BENCH_RELAY_ARGS ?? "").split(" ").filter(Boolean),
+      ],
+      {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, NODE_OPTIONS: "", NODE_NO_WARNINGS: "1" },
+      },
+    );
+    let out = "";
+    proc.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    proc.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | string | null>((r) => proc.once("exit", (c, sig) => r(c ?? sig)));
+    relayChild = {
+      proc,
+      output: () => out,
+      exited,
+      kill: async (signal: NodeJS.Signals = "SIGKILL") => {
+        if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+        await exited;
+      },
+    };
+    const [, url] = await waitForOutput(relayChild, /relay listening on (http:\/\/\S+)/, 60_000);
+    const pid = proc.pid!;
+    console.log(`relay under test: ${join(root, "src/relay/cli.ts")} (pid ${pid})`);
+
+    const honestKey = Wallet.createRandom();
+    const honestUpload = async (): Promise<number> => {
+      const bytes = blob();
+      const signed = await signUpload(honestKey, bytes);
+      const t = performance.now();
+      const res = await fetch(`${url}${API_PREFIX}/blobs`, { method: "POST", headers: signed.headers, body: bytes });
+      if (res.status !== 201) throw new Error(`honest upload: HTTP ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      return performance.now() - t;
+    };
+    const summary = (xs: number[]) => {
+      xs.sort((a, b) => a - b);
+      return `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms, max ${xs[xs.length - 1].toFixed(0)} ms`;
+    };
+
+    // Honest uploads alone: latency and the relay's CPU per upload.
+    for (let i = 0; i < 10; i++) await honestUpload(); // warm-up
+    const alone: number[] = [];
+    let cpu0 = cpuMs(pid);
+    for (let i = 0; i < 100; i++) alone.push(await honestUpload());
+    const honestCpu = (cpuMs(pid) - cpu0) / 100;
+    console.log(`honest 4 KiB uploads alone:  ${summary(alone)}; relay CPU ${honestCpu.toFixed(2)} ms per upload`);
+
+    for (const size of [65536, 8192]) {
+      const body = new Uint8Array(size);
+      for (let i = 0; i < size / 32; i++) body.set(randomBytes(31), 32 * i + 1);
+      const headers = {
+        "content-type": "application/octet-stream",
+        "x-vss-timestamp": String(Math.floor(Date.now() / 1000)),
+        "x-vss-signature": "0x" + randomBytes(65).toString("hex"),
+        "x-vss-address": Wallet.createRandom().address,
+        "x-vss-blob-hash": "0x" + randomBytes(32).toString("hex"),
+      };
+      const statuses = new Map<number, number>();
+      let junk = 0;
+      let flooding = true;
+      // The attacker's own address (127.0.0.2), as a different host would be: the relay's per-IP limits apply to it,
+      // not to the honest client on 127.0.0.1.
+      const agent = new Agent({ keepAlive: true, maxSockets: 16, localAddress: "127.0.0.2" });
+      const target = new URL(`${url}${API_PREFIX}/blobs`);
+      const send = () =>
+        new Promise<number | null>((resolve) => {
+          const req = request(target, { method: "POST", headers, agent }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? null));
+            res.on("error", () => resolve(null));
+          });
+          req.on("error", () => resolve(null));
+          req.end(body);
+        });
+      cpu0 = cpuMs(pid);
+      const t0 = performance.now();
+      const flood = Promise.all(
+        Array.from({ length: 16 }, async () => {
+          while (flooding) {
+            const status = await send();
+            if (status !== null) statuses.set(status, (statuses.get(status) ?? 0) + 1);
+            junk++;
+          }
+        }),
+      );
+      const during: number[] = [];
+      while (performance.now() - t0 < seconds * 1000) during.push(await honestUpload());
+      flooding = false;
+      await flood;
+      agent.destroy();
+      const elapsed = (performance.now() - t0) / 1000;
+      const cpu = cpuMs(pid) - cpu0 - honestCpu * during.length;
+      const codes = [...statuses].map(([s, n]) => `${n}× ${s}`).join(", ");
+      console.log(
+        `junk ${size / 1024} KiB × 16 connections: ${junk} requests in ${elapsed.toFixed(1)} s ` +
+          `(${(junk / elapsed).toFixed(0)}/s; ${codes}); relay CPU ${(cpu / junk).toFixed(2)} ms per junk request; ` +
+          `honest uploads meanwhile: ${during.length}, ${summary(during)}`,
+      );
+    }
+    provider.destroy();
+  } finally {
+    await relayChild?.kill("SIGKILL");
+    await node.child.kill("SIGKILL");
+    tmp.remove();
+  }
 }
 
 const tmp = tempDir("vss-relay-bench-");

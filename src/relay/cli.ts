@@ -26,10 +26,17 @@ const USAGE = `Usage: npm run relay -- [options]
   --max-blob-bytes <n>      largest accepted blob                     (default ${RELAY_DEFAULTS.maxBlobBytes})
   --rate-burst <n>          per-address token bucket size, 0 = off    (default ${RELAY_DEFAULTS.rateLimit.burst})
   --rate-per-s <n>          per-address refill per second             (default ${RELAY_DEFAULTS.rateLimit.perSecond})
+  --error-burst <n>         per client IP: rejected uploads before 429, 0 = off (default ${RELAY_DEFAULTS.errorLimit.burst})
+  --error-per-s <n>         per client IP: refill per second            (default ${RELAY_DEFAULTS.errorLimit.perSecond})
   --max-wait-ms <ms>        cap of ?wait=                             (default ${RELAY_DEFAULTS.maxWaitMs})
   --max-in-flight <n>       batches posted concurrently               (default ${RELAY_DEFAULTS.maxInFlight})
   --verify-workers <n>      worker processes hashing and checking uploads, 0 = main thread
                             (default: the number of cores, at most 8; here ${DEFAULT_WORKERS})
+  --confirmations <n>       blocks a postRoot needs before its batch counts as posted (default ${RELAY_DEFAULTS.confirmations})
+  --on-chain-reset <what>   the chain is not the one the database was pinned to: refuse (exit 2) or
+                            repost (re-pin the database and post every batch again)  (default refuse)
+  --request-timeout-ms <ms> a request must arrive whole within this time (default ${RELAY_DEFAULTS.requestTimeoutMs})
+  --max-connections-per-ip <n>  open connections per client IP, 0 = no limit (default ${RELAY_DEFAULTS.maxConnectionsPerIp})
   --quiet                   log errors only
   --help                    this text
 `;
@@ -118,9 +125,15 @@ async function main(): Promise<void> {
       "max-blob-bytes": { type: "string" },
       "rate-burst": { type: "string" },
       "rate-per-s": { type: "string" },
+      "error-burst": { type: "string" },
+      "error-per-s": { type: "string" },
       "max-wait-ms": { type: "string" },
       "max-in-flight": { type: "string" },
       "verify-workers": { type: "string" },
+      confirmations: { type: "string" },
+      "on-chain-reset": { type: "string", default: "refuse" },
+      "request-timeout-ms": { type: "string" },
+      "max-connections-per-ip": { type: "string" },
       quiet: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
@@ -137,9 +150,22 @@ async function main(): Promise<void> {
   const maxBlobBytes = int("max-blob-bytes", values["max-blob-bytes"], RELAY_DEFAULTS.maxBlobBytes, 128);
   const burst = int("rate-burst", values["rate-burst"], RELAY_DEFAULTS.rateLimit.burst);
   const perSecond = int("rate-per-s", values["rate-per-s"], RELAY_DEFAULTS.rateLimit.perSecond, 1);
+  const errorBurst = int("error-burst", values["error-burst"], RELAY_DEFAULTS.errorLimit.burst);
+  const errorPerSecond = int("error-per-s", values["error-per-s"], RELAY_DEFAULTS.errorLimit.perSecond, 1);
   const maxWaitMs = int("max-wait-ms", values["max-wait-ms"], RELAY_DEFAULTS.maxWaitMs);
   const maxInFlight = int("max-in-flight", values["max-in-flight"], RELAY_DEFAULTS.maxInFlight, 1);
   const verifyWorkers = int("verify-workers", values["verify-workers"], DEFAULT_WORKERS);
+  const confirmations = int("confirmations", values.confirmations, RELAY_DEFAULTS.confirmations, 1);
+  const requestTimeoutMs = int("request-timeout-ms", values["request-timeout-ms"], RELAY_DEFAULTS.requestTimeoutMs, 1);
+  const maxConnectionsPerIp = int(
+    "max-connections-per-ip",
+    values["max-connections-per-ip"],
+    RELAY_DEFAULTS.maxConnectionsPerIp,
+  );
+  const onChainReset = values["on-chain-reset"];
+  if (onChainReset !== "refuse" && onChainReset !== "repost") {
+    throw new UsageError(`--on-chain-reset must be refuse or repost, got "${onChainReset}"`);
+  }
   const key = relayKey(values["key-file"]);
 
   const rpc = values.rpc!;
@@ -153,26 +179,39 @@ async function main(): Promise<void> {
   // Loaded after the warning filter (static imports of node:sqlite would warn before any code runs).
   const { createRelay } = await import("./relay.js");
   const { WorkerVerifier } = await import("./verify-pool.js");
-  const relay = createRelay({
-    signer,
-    relayRoots,
-    dbPath: values.db!,
-    host: values.host,
-    port,
-    batchSize,
-    batchIntervalMs,
-    maxBlobBytes,
-    rateLimit: burst === 0 ? null : { burst, perSecond },
-    maxWaitMs,
-    maxInFlight,
-    verifier: verifyWorkers > 0 ? new WorkerVerifier(verifyWorkers) : undefined,
-    log: (level, message) => {
-      if (quiet && level !== "error") return;
-      const line = `${new Date().toISOString()} ${level} ${message}`;
-      if (level === "info") console.log(line);
-      else console.error(line);
-    },
-  });
+  let relay: ReturnType<typeof createRelay>;
+  try {
+    relay = createRelay({
+      signer,
+      relayRoots,
+      dbPath: values.db!,
+      host: values.host,
+      port,
+      batchSize,
+      batchIntervalMs,
+      maxBlobBytes,
+      rateLimit: burst === 0 ? null : { burst, perSecond },
+      errorLimit: errorBurst === 0 ? null : { burst: errorBurst, perSecond: errorPerSecond },
+      maxWaitMs,
+      maxInFlight,
+      confirmations,
+      onChainReset,
+      requestTimeoutMs,
+      maxConnectionsPerIp,
+      verifier: verifyWorkers > 0 ? new WorkerVerifier(verifyWorkers) : undefined,
+      log: (level, message) => {
+        if (quiet && level !== "error") return;
+        const line = `${new Date().toISOString()} ${level} ${message}`;
+        if (level === "info") console.log(line);
+        else console.error(line);
+      },
+    });
+  } catch (error) {
+    throw new UsageError(
+      `cannot open the relay database ${resolve(values.db!)}: ${(error as Error).message}; check the path and its ` +
+        `permissions, or pass another --db`,
+    );
+  }
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -1,8 +1,19 @@
 /** The DA/Relay service: library API. See ./README.md. */
-export { createRelay, RELAY_DEFAULTS, RELAY_ROLE, RELAY_ROOTS_ABI, type Relay, type RelayOptions } from "./relay.js";
+export {
+  ChainIdentityError,
+  StoreUnavailableError,
+  createRelay,
+  errorMessage,
+  RELAY_DEFAULTS,
+  RELAY_ROLE,
+  RELAY_ROOTS_ABI,
+  type Relay,
+  type RelayOptions,
+} from "./relay.js";
 export {
   API_PREFIX,
   HEADER_ADDRESS,
+  HEADER_BLOB_HASH,
   HEADER_SIGNATURE,
   HEADER_TIMESTAMP,
   MAX_CLOCK_SKEW_S,
@@ -16,6 +27,7 @@ export {
   type HealthResponse,
   type Hex32,
   type PendingResponse,
+  type PosterState,
   type ProofResponse,
   type SignedUpload,
   type UploadResponse,

@@ -8,10 +8,12 @@
  *
  * Upload signature: the uploader signs, with EIP-191 `personal_sign` (ethers `signMessage`), the 32 bytes
  *   digest = keccak256(abi.encode(string "vss-relay-upload-v1", bytes32 blobHash, uint256 timestamp))
- * where `timestamp` is the unix time in seconds sent in `x-vss-timestamp`. The relay recovers the uploader's
- * address from the signature (rate limits are per address) and rejects timestamps more than 300 s away from its
- * clock. The optional `x-vss-address` header names the expected signer; when present, a signature by anyone else is
- * rejected, which turns a corrupted body or signature into a clear 401 instead of an upload by an unknown address.
+ * where `timestamp` is the unix time in seconds sent in `x-vss-timestamp`. The upload also names its signer in
+ * `x-vss-address` and its blob hash in `x-vss-blob-hash` (both required). That lets the relay check everything that
+ * costs little before it reads or hashes the body: the headers, the timestamp (±300 s), the signature (one
+ * secp256k1 recovery over the 32-byte digest of the claimed hash, which must give `x-vss-address`), whether the blob
+ * is already stored (a replay, never charged), and the signer's rate limit. Only then is the body read and its
+ * Poseidon hash compared with the claimed one.
  */
 import { AbiCoder, getBytes, hashMessage, keccak256, type Signer } from "ethers";
 import { FIELD_SIZE, spongeHash, toBytes32 } from "../crypto/blob.js";
@@ -24,8 +26,10 @@ export const API_PREFIX = "/v1";
 export const HEADER_TIMESTAMP = "x-vss-timestamp";
 /** Header: EIP-191 signature (65 bytes, 0x hex) over `uploadDigest(blobHash, timestamp)`. */
 export const HEADER_SIGNATURE = "x-vss-signature";
-/** Optional header: the address that is expected to have signed. */
+/** Header: the address that signed (required; a signature by anyone else is a 401). */
 export const HEADER_ADDRESS = "x-vss-address";
+/** Header: the blob's Poseidon hash, which the signature covers (required; the body must hash to it). */
+export const HEADER_BLOB_HASH = "x-vss-blob-hash";
 /** Largest accepted difference between the upload timestamp and the relay's clock, in seconds. */
 export const MAX_CLOCK_SKEW_S = 300;
 /** A blob has at least the ephemeral key (2 elements), the nonce and one ciphertext element. */
@@ -130,6 +134,7 @@ export async function signUpload(
       [HEADER_TIMESTAMP]: String(timestamp),
       [HEADER_SIGNATURE]: signature,
       [HEADER_ADDRESS]: address,
+      [HEADER_BLOB_HASH]: blobHash,
     },
   };
 }
@@ -166,9 +171,18 @@ export interface PendingResponse {
   retryAfterMs: number;
 }
 
+/**
+ * What the root poster is doing: `idle` (nothing to post), `sending` (a postRoot is being signed and sent),
+ * `confirming` (waiting for a sent transaction to be mined and confirmed), `retrying` (the last attempt failed; the
+ * next one waits for its backoff), `halted` (the chain is not the one this database belongs to; nothing is posted
+ * until the operator acts, see `lastError`).
+ */
+export type PosterState = "idle" | "sending" | "confirming" | "retrying" | "halted";
+
 /** Body of `GET /v1/health`. */
 export interface HealthResponse {
-  status: "ok" | "degraded";
+  /** `ok`; `degraded` while posting fails or stalls (see `poster` and `lastError`); `error` when halted. */
+  status: "ok" | "degraded" | "error";
   chainId: string;
   relayAddress: string;
   relayRoots: string;
@@ -179,6 +193,18 @@ export interface HealthResponse {
   postedBatches: number;
   lastRoot: { root: Hex32; batchId: number; txHash: string | null; postedAt: number | null } | null;
   lastError: string | null;
+  /** The poster's state, since when (ms since the epoch), and the batch and transaction it is working on. */
+  poster: {
+    state: PosterState;
+    since: number;
+    batchId: number | null;
+    txHash: string | null;
+    attempts: number;
+  };
+  /** Blocks a postRoot needs (its own included) before its batch counts as posted. */
+  confirmations: number;
+  /** The block that pins this database to its chain (see the operator's guide). */
+  chainAnchor: { blockNumber: number; blockHash: string } | null;
   batchSize: number;
   batchIntervalMs: number;
 }

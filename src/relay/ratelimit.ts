@@ -43,6 +43,14 @@ export class TokenBuckets {
     return Math.ceil(((1 - b.tokens) / this.limit.perSecond) * 1000);
   }
 
+  /** Milliseconds until `key` has a token (0: it has one now), without taking it. */
+  peek(key: string): number {
+    const b = this.buckets.get(key);
+    if (!b) return 0;
+    const tokens = Math.min(this.limit.burst, b.tokens + ((this.now() - b.updatedAt) / 1000) * this.limit.perSecond);
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.limit.perSecond) * 1000);
+  }
+
   private sweep(now: number): void {
     if (now - this.lastSweep < 60_000) return;
     this.lastSweep = now;

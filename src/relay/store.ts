@@ -97,6 +97,15 @@ export interface BlobStore {
   stats(): Promise<StoreStats>;
   /** Reads (or on first use writes) a configuration value; used to pin the database to one chain and contract. */
   pin(key: string, value: string): Promise<string>;
+  /** Overwrites a configuration value (re-pinning after an operator accepted a chain reset). */
+  setMeta(key: string, value: string): Promise<void>;
+  /** Every posted batch, oldest first (re-checked against the chain at start). */
+  postedBatches(): Promise<BatchRecord[]>;
+  /**
+   * Returns posted batches to `pending` (no transaction, block or time), because their roots are not on-chain: a
+   * reorg or a chain reset dropped them. Their composition, and so their root, stays the same.
+   */
+  markUnposted(batchIds: readonly number[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -244,6 +253,13 @@ export class SqliteBlobStore implements BlobStore {
       lastPosted: p("SELECT * FROM batches WHERE status = 'posted' ORDER BY id DESC LIMIT 1"),
       getMeta: p("SELECT value FROM meta WHERE key = ?"),
       setMeta: p("INSERT INTO meta (key, value) VALUES (?, ?)"),
+      replaceMeta: p(
+        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
+      posted: p("SELECT * FROM batches WHERE status = 'posted' ORDER BY id"),
+      unpost: p(
+        "UPDATE batches SET status = 'pending', tx_hash = NULL, block_number = NULL, posted_at = NULL WHERE id = ?",
+      ),
     };
   }
 
@@ -384,6 +400,26 @@ export class SqliteBlobStore implements BlobStore {
     if (row) return row.value;
     this.s.setMeta.run(key, value);
     return value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.s.replaceMeta.run(key, value);
+  }
+
+  async postedBatches(): Promise<BatchRecord[]> {
+    return (this.s.posted.all() as unknown as BatchRow[]).map(toBatch);
+  }
+
+  async markUnposted(batchIds: readonly number[]): Promise<void> {
+    if (batchIds.length === 0) return;
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const id of batchIds) this.s.unpost.run(id);
+      this.db.exec("COMMIT");
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   async close(): Promise<void> {

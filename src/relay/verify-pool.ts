@@ -10,14 +10,14 @@ import { availableParallelism } from "node:os";
 import { BlobFormatError } from "./protocol.js";
 import { SignatureError, type UploadVerifier, type VerifiedUpload } from "./verify.js";
 
-/** A request to a worker. */
-export interface VerifyRequest {
-  id: number;
-  body: Uint8Array;
-  timestamp: number;
-  signature: string;
-  expected?: string;
-}
+/**
+ * A request to a worker: `verify` (body and signature), `hash` (body only) or `recover` (signature over `blobHash`
+ * only); `signer` is empty in the answer of a `hash`, `blobHash` echoes the request in that of a `recover`.
+ */
+export type VerifyRequest =
+  | { id: number; kind?: "verify"; body: Uint8Array; timestamp: number; signature: string; expected?: string }
+  | { id: number; kind: "hash"; body: Uint8Array }
+  | { id: number; kind: "recover"; blobHash: string; timestamp: number; signature: string; expected: string };
 
 /** A worker's answer. */
 export type VerifyResult =
@@ -89,6 +89,18 @@ export class WorkerVerifier implements UploadVerifier {
   }
 
   verify(body: Uint8Array, timestamp: number, signature: string, expected?: string): Promise<VerifiedUpload> {
+    return this.dispatch({ id: 0, body, timestamp, signature, expected });
+  }
+
+  async recover(blobHash: string, timestamp: number, signature: string, expected: string): Promise<string> {
+    return (await this.dispatch({ id: 0, kind: "recover", blobHash, timestamp, signature, expected })).signer;
+  }
+
+  async hash(body: Uint8Array): Promise<string> {
+    return (await this.dispatch({ id: 0, kind: "hash", body })).blobHash;
+  }
+
+  private dispatch(req: VerifyRequest): Promise<VerifiedUpload> {
     if (this.closed) return Promise.reject(new Error("the verifier is closed"));
     const id = this.nextId++;
     let slot = this.slots[0];
@@ -96,8 +108,7 @@ export class WorkerVerifier implements UploadVerifier {
     slot.ids.add(id);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const req: VerifyRequest = { id, body, timestamp, signature, expected };
-      slot.worker.send(req);
+      slot.worker.send({ ...req, id });
     });
   }
 

@@ -18,9 +18,16 @@ export interface VerifiedUpload {
   signer: string;
 }
 
-/** Verifies uploads; throws `BlobFormatError` (bad body) or `SignatureError` (bad signature). */
+/**
+ * Verifies uploads; throws `BlobFormatError` (bad body) or `SignatureError` (bad signature). The relay calls
+ * `recover` first (headers only: cheap) and `hash` only for an authenticated upload; `verify` does both.
+ */
 export interface UploadVerifier {
   verify(body: Uint8Array, timestamp: number, signature: string, expected?: string): Promise<VerifiedUpload>;
+  /** The signer of `blobHash` at `timestamp` (checked to be `expected`); see `recoverUploader`. */
+  recover(blobHash: Hex32, timestamp: number, signature: string, expected: string): Promise<string>;
+  /** The blob hash of a body (validates the format). */
+  hash(body: Uint8Array): Promise<Hex32>;
   close(): Promise<void>;
 }
 
@@ -78,6 +85,12 @@ export function verifyUpload(
 export class InlineVerifier implements UploadVerifier {
   async verify(body: Uint8Array, timestamp: number, signature: string, expected?: string): Promise<VerifiedUpload> {
     return verifyUpload(body, timestamp, signature, expected);
+  }
+  async recover(blobHash: Hex32, timestamp: number, signature: string, expected: string): Promise<string> {
+    return recoverUploader(blobHash, timestamp, signature, expected);
+  }
+  async hash(body: Uint8Array): Promise<Hex32> {
+    return hashBody(body);
   }
   async close(): Promise<void> {}
 }

@@ -130,5 +130,16 @@ describe("relay: crash safety (child processes)", function () {
     children.push(wrongKey);
     expect(await wrongKey.exited).to.equal(2);
     expect(wrongKey.output()).to.include("does not hold RELAY_ROLE");
+
+    writeFileSync(join(tmp.dir, "not-a-dir"), "");
+    const badDb = join(tmp.dir, "not-a-dir", "relay.sqlite");
+    const noDb = spawnRelayCli([
+      ...["--rpc", rpc, "--db", badDb, "--relay-roots", await relayRoots.getAddress(), "--key-file", keyFile],
+    ]);
+    children.push(noDb);
+    expect(await noDb.exited).to.equal(2);
+    expect(noDb.output()).to.include(`cannot open the relay database ${badDb}`);
+    expect(noDb.output()).to.include("pass another --db");
+    expect(noDb.output()).to.not.match(/\n\s+at /); // a message, not a stack trace
   });
 });

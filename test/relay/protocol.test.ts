@@ -14,7 +14,7 @@ import {
   signUpload,
   uploadDigest,
 } from "../../src/relay/protocol.js";
-import { verifyUpload } from "../../src/relay/verify.js";
+import { SignatureError, verifyUpload } from "../../src/relay/verify.js";
 import type { ChildProcess } from "node:child_process";
 import { WorkerVerifier } from "../../src/relay/verify-pool.js";
 import { randomBlob } from "./helpers.js";
@@ -52,6 +52,7 @@ describe("relay: blob hash and upload signature", function () {
       "x-vss-timestamp": "1700000000",
       "x-vss-signature": signed.signature,
       "x-vss-address": wallet.address,
+      "x-vss-blob-hash": signed.blobHash,
     });
     expect(verifyUpload(blob, 1_700_000_000, signed.signature)).to.deep.equal({
       blobHash: signed.blobHash,
@@ -78,6 +79,16 @@ describe("relay: blob hash and upload signature", function () {
       await exited;
       expect(slots[0].worker).to.not.equal(dead);
       expect((await pool.verify(blob, signed.timestamp, signed.signature)).signer).to.equal(wallet.address);
+      // The relay's two separate steps: the signature over the claimed hash, then the body's hash.
+      expect(await pool.recover(signed.blobHash, signed.timestamp, signed.signature, wallet.address)).to.equal(
+        wallet.address,
+      );
+      let notSigner: Error | undefined;
+      await pool
+        .recover(signed.blobHash, signed.timestamp + 1, signed.signature, wallet.address)
+        .catch((e: Error) => (notSigner = e));
+      expect(notSigner).to.be.instanceOf(SignatureError);
+      expect(await pool.hash(blob)).to.equal(signed.blobHash);
       let error: Error | undefined;
       await pool.verify(blob.subarray(0, 100), signed.timestamp, signed.signature).catch((e: Error) => (error = e));
       expect(error).to.be.instanceOf(BlobFormatError);
