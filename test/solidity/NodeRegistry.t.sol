@@ -107,16 +107,18 @@ contract NodeRegistryTest is BaseTest {
     function test_join_revertsWhenVRAMZero() public {
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeInvalidProfile.selector, node));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, 0, _defaultVersion(), _bjjKey(), _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, 0, _defaultVersion(), _bjjKey(), _bjjWitness(), _defaultModels());
     }
 
     function test_join_revertsWhenPublicKeyZero() public {
-        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeInvalidProfile.selector, node));
+        uint256[2] memory key = [uint256(0), 0];
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, key));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), [uint256(0), 0], _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, _bjjWitness(), _defaultModels());
     }
 
-    /// @dev Keys the circuits cannot use: off the curve, the points (0, ±1), coordinates outside the field.
+    /// @dev Keys the circuits cannot use: off the curve, the points (0, ±1), coordinates outside the field; each with
+    /// the witness of the real key, which cannot match.
     function test_join_revertsWhenPublicKeyUnusable() public {
         uint256[2][6] memory bad = [
             [uint256(1), 2],
@@ -127,21 +129,37 @@ contract NodeRegistryTest is BaseTest {
             [BJJ_X, BJJ_Y + BJJ_FIELD]
         ];
         for (uint256 i = 0; i < bad.length; ++i) {
-            vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeInvalidProfile.selector, node));
+            vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, bad[i]));
             vm.prank(node);
-            registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), bad[i], _defaultModels());
+            registry.join{value: MINIMUM_STAKE}(
+                GPU_4090,
+                NODE_VRAM,
+                _defaultVersion(),
+                bad[i],
+                _bjjWitness(),
+                _defaultModels()
+            );
         }
         assertEq(registry.nodeCount(), 0);
     }
 
-    /// @dev Another point of the curve than Base8 (its negation (-x, y)) is accepted and kept by `nodePublicKey`.
-    function test_join_acceptsAnyPointOnTheCurve() public {
-        uint256[2] memory key = [BJJ_FIELD - BJJ_X, BJJ_Y];
+    /// @dev Another key of the subgroup than Base8 (its negation (-x, y), witness (-Rx, Ry)) is accepted and kept by
+    /// `nodePublicKey`.
+    function test_join_acceptsAnotherSubgroupKey() public {
+        (uint256[2] memory key, uint256[2] memory witness) = _distinctKeyAndWitness(1);
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, witness, _defaultModels());
         assertEq(registry.nodePublicKey(node)[0], key[0]);
         assertEq(registry.nodePublicKey(node)[1], key[1]);
         assertEq(registry.getNode(node).publicKey[0], key[0]);
+    }
+
+    /// @dev A correct key with a witness R whose [8]R is another key is refused.
+    function test_join_revertsWhenWitnessIsNotTheKeysEighth() public {
+        (, uint256[2] memory otherWitness) = _distinctKeyAndWitness(2);
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, _bjjKey()));
+        vm.prank(node);
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), otherWitness, _defaultModels());
     }
 
     function test_join_takesQueuedTask() public {
@@ -552,7 +570,7 @@ contract NodeRegistryTest is BaseTest {
         for (uint256 i = 0; i < models.length; ++i) models[i] = keccak256(abi.encode("model", i));
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeTooManyModels.selector, node, max + 1, max));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), models);
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), _bjjWitness(), models);
     }
 
     function test_reportModelDownloaded_revertsWithTooManyModels() public {

@@ -218,7 +218,7 @@ contract TaskManagerTest is BaseTest {
     function test_createTask_prefersNodesHoldingTheModels(uint256 randao) public {
         _joinNode(nodes[0]);
         vm.prank(nodes[1]);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), new bytes32[](0));
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), _bjjWitness(), new bytes32[](0));
         vm.prevrandao(bytes32(randao));
         bytes32 id = _createTask(app, "guid", "nonce");
         assertEq(_selectedNode(id), nodes[0]);
@@ -757,23 +757,16 @@ contract TaskManagerTest is BaseTest {
 
     uint256 internal constant PARAMS_HASH = 0x5eed;
 
-    /// @dev Member i's node joins with its own key: Base8, then its mirror images (-x, y) and (x, -y).
-    function _distinctKey(uint256 i) internal pure returns (uint256[2] memory) {
-        if (i == 0) return [BJJ_X, BJJ_Y];
-        if (i == 1) return [BJJ_FIELD - BJJ_X, BJJ_Y];
-        return [BJJ_X, BJJ_FIELD - BJJ_Y];
+    /// @dev Member i's node joins with its own key: Base8, −Base8 and [2]Base8 (all in the prime-order subgroup).
+    function _distinctKey(uint256 i) internal pure returns (uint256[2] memory key) {
+        (key, ) = _distinctKeyAndWitness(i);
     }
 
     function _groupWithDistinctKeys() internal returns (bytes32[3] memory ids) {
         for (uint256 i = 0; i < 3; ++i) {
+            (uint256[2] memory key, uint256[2] memory witness) = _distinctKeyAndWitness(i);
             vm.prank(nodes[i]);
-            registry.join{value: MINIMUM_STAKE}(
-                GPU_4090,
-                NODE_VRAM,
-                _defaultVersion(),
-                _distinctKey(i),
-                _defaultModels()
-            );
+            registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, witness, _defaultModels());
             ids[i] = _createTask(app, GROUP_GUID, keccak256(abi.encode("member", i)));
             assertEq(_selectedNode(ids[i]), nodes[i]);
             _uploadParameters(ids[i]);
