@@ -555,8 +555,13 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
             );
     }
 
+    /// @dev Q_long over a window not yet full counts each missing score as the new-node default 5 (DESIGN §7's
+    /// "new node: 5", extended to a partial window). Without this, a new node whose first entry is a fault (a 0) would
+    /// have Q_long = 0, weight 0, and never be drawn again: neither recovering nor reaching the 50 entries of a kick.
     function _weight(Node storage node) private view returns (uint256) {
-        return Dispatch.staticWeight(node.stake, _config.stakeCap, node.scoreSum, node.scoreCount, node.health);
+        uint256 count = node.scoreCount;
+        uint256 sum = node.scoreSum + Dispatch.DEFAULT_QLONG * (_SCORE_WINDOW - count);
+        return Dispatch.staticWeight(node.stake, _config.stakeCap, sum, _SCORE_WINDOW, node.health);
     }
 
     /// @dev The pools a task draws from and their total weight.
