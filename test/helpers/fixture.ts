@@ -42,7 +42,14 @@ import {
 import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../../src/crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../../src/crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, verifyVRF } from "../../src/crypto/vrf.js";
-import { keyPairFromSeed, scalarFromSeed, type KeyPair, type PublicKey } from "../../src/crypto/babyjub.js";
+import {
+  keyPairFromSeed,
+  scalarFromSeed,
+  isValidPublicKey,
+  subgroupWitness,
+  type KeyPair,
+  type PublicKey,
+} from "../../src/crypto/babyjub.js";
 import {
   PARAMS_CAPACITY,
   RESULT_CAPACITY,
@@ -130,8 +137,13 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
   });
   const apps = await Promise.all([0, 1].map((i) => fundedWallet(`app-${i}`)));
   const nodes = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => fundedWallet(`node-${i}`)));
+  const taskManager = TaskManager__factory.connect(await deployed.taskManager.getAddress(), admin);
+  // App keys are checked once, on registration (DESIGN §13.4): the shared test key and each app's own.
+  for (const key of [BJJ_KEY, ...apps.map((app) => bjjKeyOf(app.address).publicKey)]) {
+    await registerAppKey(taskManager, key);
+  }
   return {
-    taskManager: TaskManager__factory.connect(await deployed.taskManager.getAddress(), admin),
+    taskManager,
     registry: NodeRegistry__factory.connect(await deployed.nodeRegistry.getAddress(), admin),
     relayRoots: RelayRoots__factory.connect(await deployed.relayRoots.getAddress(), admin),
     samplingVerifier: SamplingVerifier__factory.connect(await deployed.samplingVerifier.getAddress(), admin),
@@ -146,6 +158,16 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
   };
 }
 
+/** Registers an app key with its subgroup witness (anyone may; `createTask` accepts only registered keys). */
+export async function registerAppKey(taskManager: TaskManager, key: PublicKey): Promise<void> {
+  await (await taskManager.registerAppKey(key, subgroupWitness(key))).wait();
+}
+
+/** The subgroup witness of `key`, or (for a key outside the subgroup, which has none) Base8's: tests of bad keys. */
+export function witnessOrAny(key: PublicKey): PublicKey {
+  return isValidPublicKey(key) ? subgroupWitness(key) : subgroupWitness(BJJ_KEY);
+}
+
 export interface JoinOptions {
   gpuName?: string;
   vram?: number;
@@ -154,6 +176,8 @@ export interface JoinOptions {
   stake?: bigint;
   /** Default: the node's own Baby Jubjub key ({@link bjjKeyOf}). */
   publicKey?: PublicKey;
+  /** The key's subgroup witness R ([8]R = key). Default: {@link subgroupWitness} of the key. */
+  keyWitness?: PublicKey;
 }
 
 /** Joins `node` with sensible defaults (RTX 4090, 24 GB, v2.5.0, SDXL held locally, its own Baby Jubjub key). */
@@ -162,13 +186,15 @@ export async function joinNode(
   node: Wallet,
   options: JoinOptions = {},
 ): Promise<ContractTransactionResponse> {
+  const publicKey = options.publicKey ?? bjjKeyOf(node.address).publicKey;
   return net.registry
     .connect(node)
     .join(
       options.gpuName ?? GPU_4090,
       options.vram ?? 24,
       options.version ?? [2, 5, 0],
-      options.publicKey ?? bjjKeyOf(node.address).publicKey,
+      publicKey,
+      options.keyWitness ?? witnessOrAny(publicKey),
       options.models ?? [MODEL_SDXL],
       { value: options.stake ?? STAKE },
     );

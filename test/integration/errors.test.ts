@@ -35,6 +35,7 @@ import {
   uploadParameters,
   uploadResult,
   type Network,
+  witnessOrAny,
 } from "../helpers/fixture.js";
 import {
   DEFAULT_ADMIN_ROLE,
@@ -55,6 +56,7 @@ import {
 import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
 import { proveVRF, verifyVRF } from "../../src/crypto/vrf.js";
 import { FIELD_SIZE } from "../../src/crypto/blob.js";
+import { subgroupWitness, type PublicKey } from "../../src/crypto/babyjub.js";
 import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import { NodeStatus, TaskError, TaskStatus, TaskType } from "../../src/types.js";
 
@@ -876,15 +878,19 @@ describe("integration: every custom error", function () {
         await expectRevert(
           net,
           {},
-          () => net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], key, [MODEL_SDXL], { value: STAKE }),
+          () =>
+            net.registry
+              .connect(node)
+              .join(GPU_4090, 24, [2, 5, 0], key, witnessOrAny(key), [MODEL_SDXL], { value: STAKE }),
           net.registry,
-          "NodeInvalidProfile",
-          [node.address],
+          "NodeKeyNotInSubgroup",
+          [node.address, key],
         );
       }
-      // Any point of the curve with x ≠ 0 is accepted.
+      // Another key of the prime-order subgroup (the negation of a valid key) is accepted, with its witness.
+      const negated: PublicKey = [FIELD_SIZE - BJJ_KEY[0], BJJ_KEY[1]];
       await expect(
-        net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], [FIELD_SIZE - BJJ_KEY[0], BJJ_KEY[1]], [], {
+        net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], negated, subgroupWitness(negated), [], {
           value: STAKE,
         }),
       ).to.emit(net.registry, "NodeJoined");

@@ -28,6 +28,7 @@ import { BlobBatch } from "../../src/crypto/merkle.js";
 import { DEFAULT_REGISTRY_PARAMETERS } from "../../src/config.js";
 import {
   BJJ,
+  BJJ_WITNESS,
   MODEL_SDXL,
   SCORES,
   TASK_CONFIG,
@@ -69,9 +70,11 @@ const fresh = (label: string) => keccak256(toUtf8Bytes(`access:${label}:${++coun
 
 async function join(w: World, node: Actor): Promise<void> {
   await (
-    await w.registry.connect(node.signer).join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], {
-      value: DEFAULT_REGISTRY_PARAMETERS.minimumStake,
-    })
+    await w.registry
+      .connect(node.signer)
+      .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, BJJ_WITNESS, [MODEL_SDXL], {
+        value: DEFAULT_REGISTRY_PARAMETERS.minimumStake,
+      })
   ).wait();
 }
 
@@ -312,7 +315,7 @@ const ROWS: Row[] = [
     call: (c, s) =>
       c.w.registry
         .connect(s)
-        .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: parseEther("400") }),
+        .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, BJJ_WITNESS, [MODEL_SDXL], { value: parseEther("400") }),
   },
   ...(["quit", "pause"] as const).map((op): Row => ({
     fn: `NodeRegistry.${op}`,

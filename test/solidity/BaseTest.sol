@@ -197,7 +197,9 @@ abstract contract BaseTest is Test {
     }
 
     /// @dev Three distinct subgroup keys with their witnesses: Base8, −Base8 and [2]Base8.
-    function _distinctKeyAndWitness(uint256 i) internal pure returns (uint256[2] memory key, uint256[2] memory witness) {
+    function _distinctKeyAndWitness(
+        uint256 i
+    ) internal pure returns (uint256[2] memory key, uint256[2] memory witness) {
         if (i == 0) return ([BJJ_X, BJJ_Y], [BJJ_WITNESS_X, BJJ_WITNESS_Y]);
         if (i == 1) return ([BJJ_FIELD - BJJ_X, BJJ_Y], [BJJ_FIELD - BJJ_WITNESS_X, BJJ_WITNESS_Y]);
         return (

@@ -115,7 +115,14 @@ contract NodeRegistryTest is BaseTest {
         uint256[2] memory key = [uint256(0), 0];
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, key));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, _bjjWitness(), _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(
+            GPU_4090,
+            NODE_VRAM,
+            _defaultVersion(),
+            key,
+            _bjjWitness(),
+            _defaultModels()
+        );
     }
 
     /// @dev Keys the circuits cannot use: off the curve, the points (0, ±1), coordinates outside the field; each with
@@ -160,7 +167,14 @@ contract NodeRegistryTest is BaseTest {
         (, uint256[2] memory otherWitness) = _distinctKeyAndWitness(2);
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, _bjjKey()));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), otherWitness, _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(
+            GPU_4090,
+            NODE_VRAM,
+            _defaultVersion(),
+            _bjjKey(),
+            otherWitness,
+            _defaultModels()
+        );
     }
 
     function test_join_takesQueuedTask() public {

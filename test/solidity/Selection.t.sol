@@ -191,7 +191,14 @@ contract SelectionTest is BaseTest {
         address a100 = makeAddr("a100");
         vm.deal(a100, MINIMUM_STAKE);
         vm.prank(a100);
-        registry.join{value: MINIMUM_STAKE}("NVIDIA A100", 80, _defaultVersion(), _bjjKey(), _bjjWitness(), new bytes32[](0));
+        registry.join{value: MINIMUM_STAKE}(
+            "NVIDIA A100",
+            80,
+            _defaultVersion(),
+            _bjjKey(),
+            _bjjWitness(),
+            new bytes32[](0)
+        );
         INodeRegistry.TaskRequirements memory req;
         req.version = [uint32(2), 0, 0];
         req.requiredGPU = keccak256("NVIDIA A100");

@@ -38,7 +38,14 @@ contract SmallOrderKeysTest is BaseTest {
             for (uint256 j = 0; j < ws.length; ++j) {
                 vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, keys[i]));
                 vm.prank(node);
-                registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), keys[i], ws[j], _defaultModels());
+                registry.join{value: MINIMUM_STAKE}(
+                    GPU_4090,
+                    NODE_VRAM,
+                    _defaultVersion(),
+                    keys[i],
+                    ws[j],
+                    _defaultModels()
+                );
             }
         }
         assertEq(registry.nodeCount(), 0);
@@ -54,7 +61,14 @@ contract SmallOrderKeysTest is BaseTest {
         ];
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, nodes[0], key));
         vm.prank(nodes[0]);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, _bjjWitness(), _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(
+            GPU_4090,
+            NODE_VRAM,
+            _defaultVersion(),
+            key,
+            _bjjWitness(),
+            _defaultModels()
+        );
     }
 
     function test_attack_appRegistersASmallOrderKey_reverts() public {

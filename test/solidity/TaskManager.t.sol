@@ -218,7 +218,14 @@ contract TaskManagerTest is BaseTest {
     function test_createTask_prefersNodesHoldingTheModels(uint256 randao) public {
         _joinNode(nodes[0]);
         vm.prank(nodes[1]);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), _bjjWitness(), new bytes32[](0));
+        registry.join{value: MINIMUM_STAKE}(
+            GPU_4090,
+            NODE_VRAM,
+            _defaultVersion(),
+            _bjjKey(),
+            _bjjWitness(),
+            new bytes32[](0)
+        );
         vm.prevrandao(bytes32(randao));
         bytes32 id = _createTask(app, "guid", "nonce");
         assertEq(_selectedNode(id), nodes[0]);
