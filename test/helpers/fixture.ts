@@ -32,13 +32,16 @@ import {
   ResultAvailabilityVerifier__factory,
   SamplingVerifier__factory,
   TaskManager__factory,
+  VSSTimelock__factory,
   type NodeRegistry,
   type ParamsConsistencyVerifier,
   type RelayRoots,
   type ResultAvailabilityVerifier,
   type SamplingVerifier,
   type TaskManager,
+  type VSSTimelock,
 } from "../../typechain-types/index.js";
+import { TimelockSigner } from "./governance.js";
 import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../../src/crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../../src/crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, verifyVRF } from "../../src/crypto/vrf.js";
@@ -119,7 +122,12 @@ export interface Network {
   samplingVerifier: SamplingVerifier;
   paramsVerifier: ParamsConsistencyVerifier;
   resultVerifier: ResultAvailabilityVerifier;
+  /** The deployer: the contracts' first admin, which handed the admin role to {@link timelock} (DESIGN §13.6). */
   admin: Signer;
+  /** The contracts' admin: a `VSSTimelock` (delay 1 s in tests unless `timelockDelay` is given). */
+  timelock: VSSTimelock;
+  /** Signs as the admin: each call is scheduled on the timelock by the deployer, then executed. */
+  governor: TimelockSigner;
   relay: Wallet;
   treasury: Wallet;
   apps: Wallet[];
@@ -133,7 +141,8 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
   const relay = await fundedWallet("relay");
   const treasury = await fundedWallet("treasury");
   const deployed = await connection.ignition.deploy(VSSNetwork, {
-    parameters: { VSSNetwork: { relay: relay.address, treasury: treasury.address, ...parameters } },
+    // Local networks use a 1-second timelock (DESIGN §13.6 allows a short delay there).
+    parameters: { VSSNetwork: { relay: relay.address, treasury: treasury.address, timelockDelay: 1, ...parameters } },
   });
   const apps = await Promise.all([0, 1].map((i) => fundedWallet(`app-${i}`)));
   const nodes = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => fundedWallet(`node-${i}`)));
@@ -142,7 +151,10 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
   for (const key of [BJJ_KEY, ...apps.map((app) => bjjKeyOf(app.address).publicKey)]) {
     await registerAppKey(taskManager, key);
   }
+  const timelock = VSSTimelock__factory.connect(await deployed.timelock.getAddress(), admin);
   return {
+    timelock,
+    governor: new TimelockSigner(timelock, admin, ethers.provider),
     taskManager,
     registry: NodeRegistry__factory.connect(await deployed.nodeRegistry.getAddress(), admin),
     relayRoots: RelayRoots__factory.connect(await deployed.relayRoots.getAddress(), admin),
