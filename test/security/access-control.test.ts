@@ -188,6 +188,14 @@ const ROWS: Row[] = [
     call: (c, s) => c.w.tm.connect(s).createTask(taskInput(fresh("g"), fresh("n")), { value: 1n }),
   },
   {
+    fn: "TaskManager.registerAppKey",
+    scenario: "the check is about the key, not the account: anyone may register one",
+    allowed: ANYONE,
+    denied: "",
+    setup: none,
+    call: (c, s) => c.w.tm.connect(s).registerAppKey(BJJ, BJJ_WITNESS),
+  },
+  {
     fn: "TaskManager.reportTaskParametersUploaded",
     scenario: "Started",
     allowed: ["app"],
@@ -345,6 +353,14 @@ const ROWS: Row[] = [
     call: (c, s) => c.w.registry.connect(s).reportModelDownloaded(keccak256(toUtf8Bytes("another-model"))),
   },
   {
+    fn: "NodeRegistry.refreshHealth",
+    scenario: "node-0 joined: anyone may bring its health up to date",
+    allowed: ANYONE,
+    denied: "",
+    setup: async (c) => join(c.w, c.w.nodes[0]),
+    call: (c, s) => c.w.registry.connect(s).refreshHealth(c.w.nodes[0].address),
+  },
+  {
     fn: "NodeRegistry.selectNode",
     scenario: "node-0 Available",
     allowed: ["taskManager"],
@@ -441,6 +457,24 @@ const ROWS: Row[] = [
     call: (c, s) => c.w.registry.connect(s).withdrawTo(c.w.stranger.address),
   },
   ...roleRows("NodeRegistry", (w) => w.registry),
+  // DESIGN §13.6: TASK_MANAGER_ROLE is wired once; nobody, the admin included, can grant or revoke it again.
+  {
+    fn: "NodeRegistry.grantRole",
+    scenario: "TASK_MANAGER_ROLE, to anyone: nobody may",
+    allowed: [],
+    denied: "AccessControlUnauthorizedAccount",
+    setup: none,
+    call: async (c, s) =>
+      c.w.registry.connect(s).grantRole(await c.w.registry.TASK_MANAGER_ROLE(), c.w.stranger.address),
+  },
+  {
+    fn: "NodeRegistry.revokeRole",
+    scenario: "TASK_MANAGER_ROLE, from the task manager: nobody may",
+    allowed: [],
+    denied: "AccessControlUnauthorizedAccount",
+    setup: none,
+    call: async (c, s) => c.w.registry.connect(s).revokeRole(await c.w.registry.TASK_MANAGER_ROLE(), c.w.tm),
+  },
   // ------------------------------------------------------------------ RelayRoots
   {
     fn: "RelayRoots.postRoot",
