@@ -189,7 +189,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         // quitting does not wipe timeouts or a slash. A node that never joined starts at H = 1.
         if (node.healthAt == 0) node.health = Dispatch.HEALTH_ONE;
         else _recoverHealth(node);
-        node.healthAt = uint40(block.timestamp);
+        node.healthAt = uint40(block.timestamp); // also marks the address as having joined once
         node.lastModelsHash = bytes32(0);
         node.kickPending = false;
         for (uint256 i = 0; i < modelIDs.length; ++i) {
@@ -359,6 +359,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
                 info.health = raised > Dispatch.HEALTH_ONE ? Dispatch.HEALTH_ONE : uint16(raised);
             } else {
                 info.health = uint16((uint256(info.health) * 3) / 10);
+                info.healthAt = uint40(block.timestamp);
                 // A timeout is the node's fault: a 0 in its score window, so the kick-out can happen (DESIGN §13.7).
                 if (_pushScore(info, 0)) info.kickPending = true;
             }
@@ -746,9 +747,13 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         return info.scoreCount == _SCORE_WINDOW && sum < _KICK_SCORE_SUM;
     }
 
-    /// @dev Brings the stored health up to date (the recovery since `healthAt`) and restarts the clock.
+    /// @dev Brings the stored health up to date (the recovery since `healthAt`) and restarts the clock. A node at
+    /// H = 1 has nothing to recover and its `healthAt` is not read (it is set when H next drops), which spares healthy
+    /// nodes a storage write on every release.
     function _recoverHealth(Node storage info) private {
-        info.health = uint16(_recoveredHealth(info.health, info.healthAt));
+        uint256 health = info.health;
+        if (health == Dispatch.HEALTH_ONE) return;
+        info.health = uint16(_recoveredHealth(health, info.healthAt));
         info.healthAt = uint40(block.timestamp);
     }
 
@@ -756,7 +761,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     /// between two halvings (2^-f ≈ 1 − f/2 for 0 ≤ f < 1: continuous, monotone, at most 0.086 of the deficit
     /// above the exact curve). Lazy: nothing is written while a node waits.
     function _recoveredHealth(uint256 health, uint256 since) private view returns (uint256) {
-        if (since == 0) return health;
+        if (since == 0 || health >= Dispatch.HEALTH_ONE) return health;
         uint256 elapsed = block.timestamp - since;
         uint256 halvings = elapsed / HEALTH_HALF_LIFE;
         // The deficit is at most 10,000 < 2^14: after 14 halvings nothing is left.

@@ -81,7 +81,7 @@ export const HEALTH_HALF_LIFE = 6n * 60n * 60n;
  * {@link HEALTH_HALF_LIFE}, linearly between two halvings, in integers.
  */
 export function recoveredHealth(health: number, since: bigint, now: bigint): number {
-  if (since === 0n) return health;
+  if (since === 0n || health >= HEALTH_ONE) return health;
   const elapsed = now - since;
   const halvings = elapsed / HEALTH_HALF_LIFE;
   if (halvings >= 14n) return HEALTH_ONE;
@@ -548,14 +548,17 @@ export class NetworkModel {
 
   protected release(address: string, outcome: ReleaseOutcome): void {
     const node = this.node(address);
-    if (outcome !== ReleaseOutcome.Neutral) {
+    if (outcome !== ReleaseOutcome.Neutral && node.health < HEALTH_ONE) {
       node.health = recoveredHealth(node.health, node.healthAt, this.now);
       node.healthAt = this.now;
     }
     // (A Timeout is also a 0 in the node's score window, which the model does not track: a kick-out needs 50 of
     // them, more than a model run gives one node.)
     if (outcome === ReleaseOutcome.Success) node.health = Math.min(HEALTH_ONE, node.health + HEALTH_SUCCESS_STEP);
-    else if (outcome === ReleaseOutcome.Timeout) node.health = Math.floor((node.health * 3) / 10);
+    else if (outcome === ReleaseOutcome.Timeout) {
+      node.health = Math.floor((node.health * 3) / 10);
+      node.healthAt = this.now;
+    }
     if (node.status === NodeStatus.Busy) {
       node.status = NodeStatus.Available;
       this.dispatchQueuedTo(node);
