@@ -116,6 +116,18 @@ contract SmallOrderKeysTest is BaseTest {
         assertEq(uint8(_taskStatus(input.taskIDCommitment)), uint8(ITaskTypes.TaskStatus.Started));
     }
 
+    /// @dev Gas of registering a new key (once per key) and of the check alone through the registry.
+    function test_registerAppKey_gas() public {
+        (uint256[2] memory key, uint256[2] memory witness) = _distinctKeyAndWitness(1);
+        uint256 before = gasleft();
+        tm.registerAppKey(key, witness);
+        emit log_named_uint("registerAppKey gas (new key, excluding the 21,000 base)", before - gasleft());
+        before = gasleft();
+        bool ok = registry.isSubgroupKey(key, witness);
+        emit log_named_uint("NodeRegistry.isSubgroupKey gas (external call)", before - gasleft());
+        assertTrue(ok);
+    }
+
     function _assertNodeAvailable(address node) internal view {
         assertEq(uint8(registry.nodeStatus(node)), uint8(INodeRegistry.NodeStatus.Available));
     }
