@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {ITaskManager} from "./interfaces/ITaskManager.sol";
 import {BabyJubjub} from "./libraries/BabyJubjub.sol";
@@ -23,6 +24,12 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @notice The role of the task manager contract: select, start, release, score and slash nodes.
     bytes32 public constant TASK_MANAGER_ROLE = keccak256("TASK_MANAGER_ROLE");
+    /// @notice A role nobody holds and nobody can ever be granted (it is its own admin): the admin role of
+    /// `TASK_MANAGER_ROLE`, so that once `setTaskManager` has wired the task manager nobody, the admin included, can
+    /// grant or revoke that role again (DESIGN §13.6).
+    bytes32 public constant UNGRANTABLE_ROLE = keccak256("UNGRANTABLE_ROLE");
+    /// @notice Time in which a node's health deficit 1 − H halves (DESIGN §13.3: health recovers with time).
+    uint256 public constant HEALTH_HALF_LIFE = 6 hours;
 
     /// @notice Most models a node may hold (bounds the gas a node adds to the calls that start or free it).
     uint256 public constant MAX_MODELS_PER_NODE = 16;
@@ -61,7 +68,9 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         // Q_long fell below 2: the node is removed when its current task ends.
         bool kickPending;
         bytes32 gpuID;
-        uint256 stake;
+        uint96 stake;
+        // When `health` was last brought up to date (zero: never joined). Health recovers lazily from here.
+        uint40 healthAt;
         uint256[2] publicKey;
         bytes32 lastModelsHash;
         // The last 50 group scores, 4 bits each.
@@ -103,11 +112,20 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     uint256 private _totalStaked;
     RegistryConfig private _config;
     address private _taskManager;
+    /// @dev Receiver of slashed stakes, fixed at deployment: `setConfig` cannot change it (DESIGN §13.6).
+    address private immutable _TREASURY;
 
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` (parameters, wiring the task manager).
     /// @param initialConfig The registry parameters.
+    /// `initialConfig.treasury` is the receiver of slashed stakes for the contract's whole life.
     constructor(address admin, RegistryConfig memory initialConfig) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        // Nobody holds UNGRANTABLE_ROLE and only its holders could grant it: TASK_MANAGER_ROLE is granted once, by
+        // `setTaskManager`, and never again (not even by DEFAULT_ADMIN_ROLE, which would otherwise administer it).
+        _setRoleAdmin(UNGRANTABLE_ROLE, UNGRANTABLE_ROLE);
+        _setRoleAdmin(TASK_MANAGER_ROLE, UNGRANTABLE_ROLE);
+        if (initialConfig.treasury == address(0)) revert RegistryConfigInvalid();
+        _TREASURY = initialConfig.treasury;
         _setConfig(initialConfig);
     }
 
@@ -116,9 +134,12 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     // ---------------------------------------------------------------------------------------------------------
 
     /// @notice Wires the task manager once: it gets `TASK_MANAGER_ROLE` and is told when nodes become available.
+    /// @dev Callable once: the role can never be granted again (see `UNGRANTABLE_ROLE`), so the admin cannot make
+    /// itself a task manager and slash stakes.
     /// @param manager The task manager contract.
     function setTaskManager(address manager) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (_taskManager != address(0)) revert RegistryTaskManagerAlreadySet(_taskManager);
+        if (manager == address(0)) revert RegistryTaskManagerZero();
         _taskManager = manager;
         _grantRole(TASK_MANAGER_ROLE, manager);
     }
@@ -126,9 +147,11 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     /// @notice Replaces the registry parameters.
     /// @dev The pools hold each node's weight as of its last update, so a new `stakeCap` reaches a node's weight in
     /// the draw when the node next changes (becomes Available, is started, is scored); `weightOf` shows it at once.
-    /// The same-models bonus applies to the next draw.
+    /// The same-models bonus applies to the next draw. The treasury is fixed at deployment: `newConfig.treasury` must
+    /// repeat it (`RegistryTreasuryFixed` otherwise).
     /// @param newConfig The new parameters.
     function setConfig(RegistryConfig calldata newConfig) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (newConfig.treasury != _TREASURY) revert RegistryTreasuryFixed(_TREASURY, newConfig.treasury);
         _setConfig(newConfig);
     }
 
@@ -142,14 +165,16 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         uint64 gpuVRAM,
         uint32[3] calldata version,
         uint256[2] calldata publicKey,
+        uint256[2] calldata keyWitness,
         bytes32[] calldata modelIDs
     ) external payable {
         Node storage node = _nodes[msg.sender];
         if (node.status != NodeStatus.Quit) revert NodeInvalidStatus(msg.sender, node.status);
         if (msg.value < _config.minimumStake) revert NodeStakeTooLow(msg.value, _config.minimumStake);
-        if (gpuVRAM == 0 || !BabyJubjub.isValidPublicKey(publicKey[0], publicKey[1])) {
-            revert NodeInvalidProfile(msg.sender);
-        }
+        if (gpuVRAM == 0) revert NodeInvalidProfile(msg.sender);
+        // A key outside the prime-order subgroup would make every proof involving it impossible, the node's own
+        // ParamsConsistency proof included, and so make the node unslashable (DESIGN §13.4).
+        if (!BabyJubjub.isSubgroupKey(publicKey, keyWitness)) revert NodeKeyNotInSubgroup(msg.sender, publicKey);
         if (modelIDs.length > MAX_MODELS_PER_NODE) {
             revert NodeTooManyModels(msg.sender, modelIDs.length, MAX_MODELS_PER_NODE);
         }
@@ -159,12 +184,12 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         node.gpuVRAM = gpuVRAM;
         node.version = version;
         node.publicKey = publicKey;
-        node.stake = msg.value;
-        // A node that quit and joins again starts with fresh QoS, like a new node.
-        node.health = Dispatch.HEALTH_ONE;
-        node.scoreCount = 0;
-        node.scoreSum = 0;
-        node.recentScores = 0;
+        node.stake = SafeCast.toUint96(msg.value);
+        // QoS history (health and the score window) stays with the address across quit and re-join (DESIGN §13.3):
+        // quitting does not wipe timeouts or a slash. A node that never joined starts at H = 1.
+        if (node.healthAt == 0) node.health = Dispatch.HEALTH_ONE;
+        else _recoverHealth(node);
+        node.healthAt = uint40(block.timestamp); // also marks the address as having joined once
         node.lastModelsHash = bytes32(0);
         node.kickPending = false;
         for (uint256 i = 0; i < modelIDs.length; ++i) {
@@ -241,6 +266,15 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         emit NodeModelDownloaded(msg.sender, modelID);
     }
 
+    /// @inheritdoc INodeRegistry
+    function refreshHealth(address node) external {
+        Node storage info = _nodes[node];
+        NodeStatus status = info.status;
+        if (status == NodeStatus.Quit) revert NodeInvalidStatus(node, status);
+        _recoverHealth(info);
+        if (status == NodeStatus.Available) _refreshWeight(info);
+    }
+
     // ---------------------------------------------------------------------------------------------------------
     // Task manager hooks
     // ---------------------------------------------------------------------------------------------------------
@@ -314,15 +348,21 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         ReleaseOutcome outcome
     ) external onlyRole(TASK_MANAGER_ROLE) returns (bool available) {
         Node storage info = _nodes[node];
-        if (outcome == ReleaseOutcome.Success) {
-            uint256 raised = uint256(info.health) + 1_500;
-            info.health = raised > Dispatch.HEALTH_ONE ? Dispatch.HEALTH_ONE : uint16(raised);
-        } else if (outcome == ReleaseOutcome.Timeout) {
-            info.health = uint16((uint256(info.health) * 3) / 10);
-        }
         NodeStatus status = info.status;
         if (status != NodeStatus.Busy && status != NodeStatus.PendingPause && status != NodeStatus.PendingQuit) {
             revert NodeInvalidStatus(node, status);
+        }
+        if (outcome != ReleaseOutcome.Neutral) {
+            _recoverHealth(info);
+            if (outcome == ReleaseOutcome.Success) {
+                uint256 raised = uint256(info.health) + 1_500;
+                info.health = raised > Dispatch.HEALTH_ONE ? Dispatch.HEALTH_ONE : uint16(raised);
+            } else {
+                info.health = uint16((uint256(info.health) * 3) / 10);
+                info.healthAt = uint40(block.timestamp);
+                // A timeout is the node's fault: a 0 in its score window, so the kick-out can happen (DESIGN §13.7).
+                if (_pushScore(info, 0)) info.kickPending = true;
+            }
         }
         if (info.kickPending) {
             _kickOut(node, info);
@@ -344,18 +384,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         Node storage info = _nodes[node];
         NodeStatus status = info.status;
         if (status == NodeStatus.Quit) revert NodeInvalidStatus(node, status);
-        uint256 recent = info.recentScores;
-        uint256 sum = info.scoreSum;
-        if (info.scoreCount == _SCORE_WINDOW) {
-            // The oldest score sits in the top nibble of the 200-bit window.
-            sum -= (recent >> ((_SCORE_WINDOW - 1) * 4)) & 0xF;
-        } else {
-            info.scoreCount += 1;
-        }
-        sum += score;
-        info.recentScores = uint200(((recent << 4) | score) & _SCORE_MASK);
-        info.scoreSum = uint16(sum);
-        if (info.scoreCount == _SCORE_WINDOW && sum < _KICK_SCORE_SUM) {
+        if (_pushScore(info, score)) {
             // Q_long < 2 over a full window (DESIGN §7): out, stake returned. A node holding a task leaves when the
             // task ends (`releaseNode`), so the task manager can still settle it.
             if (status == NodeStatus.Available || status == NodeStatus.Paused) _kickOut(node, info);
@@ -377,12 +406,16 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         }
         amount = info.stake;
         info.stake = 0;
+        // The slash is the node's fault: a 0 in the window it keeps if it joins again (DESIGN §13.7).
+        _pushScore(info, 0);
+        info.kickPending = false;
         _totalStaked -= amount;
         _nodeCount -= 1;
         _setStatus(node, info, NodeStatus.Quit);
         _leavePools(node, info);
         emit NodeSlashed(node, taskIDCommitment, amount);
-        _credit(_config.treasury, amount);
+        // To the treasury fixed at deployment: nobody can redirect slashed stake (DESIGN §13.6).
+        _credit(_TREASURY, amount);
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -422,6 +455,22 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
     /// @inheritdoc INodeRegistry
     function nodePublicKey(address node) external view returns (uint256[2] memory) {
         return _nodes[node].publicKey;
+    }
+
+    /// @inheritdoc INodeRegistry
+    function isSubgroupKey(uint256[2] calldata key, uint256[2] calldata witness) external pure returns (bool) {
+        return BabyJubjub.isSubgroupKey(key, witness);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function healthOf(address node) external view returns (uint256) {
+        Node storage info = _nodes[node];
+        return _recoveredHealth(info.health, info.healthAt);
+    }
+
+    /// @inheritdoc INodeRegistry
+    function treasury() external view returns (address) {
+        return _TREASURY;
     }
 
     /// @inheritdoc INodeRegistry
@@ -507,8 +556,13 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
             );
     }
 
+    /// @dev Q_long over a window not yet full counts each missing score as the new-node default 5 (DESIGN §7's
+    /// "new node: 5", extended to a partial window). Without this, a new node whose first entry is a fault (a 0) would
+    /// have Q_long = 0, weight 0, and never be drawn again: neither recovering nor reaching the 50 entries of a kick.
     function _weight(Node storage node) private view returns (uint256) {
-        return Dispatch.staticWeight(node.stake, _config.stakeCap, node.scoreSum, node.scoreCount, node.health);
+        uint256 count = node.scoreCount;
+        uint256 sum = node.scoreSum + Dispatch.DEFAULT_QLONG * (_SCORE_WINDOW - count);
+        return Dispatch.staticWeight(node.stake, _config.stakeCap, sum, _SCORE_WINDOW, node.health);
     }
 
     /// @dev The pools a task draws from and their total weight.
@@ -670,6 +724,51 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         _setStatus(node, info, NodeStatus.Quit);
         _leavePools(node, info);
         _credit(node, stake);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Internals: QoS
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Adds `score` to the node's window of the last 50 group scores; true when the window is full and its mean
+    /// Q_long is below 2 (the kick-out condition of DESIGN §7).
+    function _pushScore(Node storage info, uint256 score) private returns (bool kick) {
+        uint256 recent = info.recentScores;
+        uint256 sum = info.scoreSum;
+        if (info.scoreCount == _SCORE_WINDOW) {
+            // The oldest score sits in the top nibble of the 200-bit window.
+            sum -= (recent >> ((_SCORE_WINDOW - 1) * 4)) & 0xF;
+        } else {
+            info.scoreCount += 1;
+        }
+        sum += score;
+        info.recentScores = uint200(((recent << 4) | score) & _SCORE_MASK);
+        info.scoreSum = uint16(sum);
+        return info.scoreCount == _SCORE_WINDOW && sum < _KICK_SCORE_SUM;
+    }
+
+    /// @dev Brings the stored health up to date (the recovery since `healthAt`) and restarts the clock. A node at
+    /// H = 1 has nothing to recover and its `healthAt` is not read (it is set when H next drops), which spares healthy
+    /// nodes a storage write on every release.
+    function _recoverHealth(Node storage info) private {
+        uint256 health = info.health;
+        if (health == Dispatch.HEALTH_ONE) return;
+        info.health = uint16(_recoveredHealth(health, info.healthAt));
+        info.healthAt = uint40(block.timestamp);
+    }
+
+    /// @dev H after the time since `since`: the deficit 1 − H halves every `HEALTH_HALF_LIFE` (DESIGN §13.3), linear
+    /// between two halvings (2^-f ≈ 1 − f/2 for 0 ≤ f < 1: continuous, monotone, at most 0.086 of the deficit
+    /// above the exact curve). Lazy: nothing is written while a node waits.
+    function _recoveredHealth(uint256 health, uint256 since) private view returns (uint256) {
+        if (since == 0 || health >= Dispatch.HEALTH_ONE) return health;
+        uint256 elapsed = block.timestamp - since;
+        uint256 halvings = elapsed / HEALTH_HALF_LIFE;
+        // The deficit is at most 10,000 < 2^14: after 14 halvings nothing is left.
+        if (halvings >= 14) return Dispatch.HEALTH_ONE;
+        uint256 deficit = (Dispatch.HEALTH_ONE - health) >> halvings;
+        deficit -= (deficit * (elapsed % HEALTH_HALF_LIFE)) / (2 * HEALTH_HALF_LIFE);
+        return Dispatch.HEALTH_ONE - deficit;
     }
 
     function _kickOut(address node, Node storage info) private {

@@ -7,7 +7,6 @@ import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRelayRoots} from "./interfaces/IRelayRoots.sol";
 import {ISamplingVerifier} from "./interfaces/ISamplingVerifier.sol";
 import {IParamsConsistencyVerifier, IResultAvailabilityVerifier} from "./interfaces/IGroth16Verifiers.sol";
-import {BabyJubjub} from "./libraries/BabyJubjub.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {SimHash} from "./libraries/SimHash.sol";
 import {PullPayments} from "./PullPayments.sol";
@@ -81,6 +80,8 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     mapping(bytes32 taskIDCommitment => Task task) private _tasks;
     mapping(bytes32 nonce => bool used) private _nonceUsed;
+    /// @dev keccak256(abi.encode(key)) of the app keys checked to lie in the prime-order subgroup (DESIGN §13.4).
+    mapping(bytes32 keyHash => bool checked) private _appKeyChecked;
     /// @dev For a GroupValidated task: the other agreeing members, whose nodes share its fee.
     mapping(bytes32 taskIDCommitment => bytes32[] peers) private _groupPeers;
     uint256 private _totalEscrowed;
@@ -125,6 +126,14 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     // =============================================================================================================
 
     /// @inheritdoc ITaskManager
+    function registerAppKey(uint256[2] calldata key, uint256[2] calldata witness) external {
+        // The check lives in the registry (which checks node keys the same way) to keep this contract's size down.
+        if (!REGISTRY.isSubgroupKey(key, witness)) revert TaskAppKeyNotInSubgroup(key);
+        _appKeyChecked[keccak256(abi.encode(key))] = true;
+        emit AppKeyRegistered(key);
+    }
+
+    /// @inheritdoc ITaskManager
     function createTask(TaskInput calldata input) external payable {
         bytes32 id = input.taskIDCommitment;
         if (msg.value == 0) revert TaskFeeZero();
@@ -134,7 +143,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (_nonceUsed[input.nonce]) revert TaskNonceUsed(input.nonce);
         // The result circuit needs a key on the curve: without this check an application could make the result
         // proof impossible, and the node would time out while the application got its fee back.
-        if (!BabyJubjub.isValidPublicKey(input.appPublicKey[0], input.appPublicKey[1])) revert TaskAppKeyInvalid(id);
+        if (!_appKeyChecked[keccak256(abi.encode(input.appPublicKey))]) revert TaskAppKeyInvalid(id);
 
         _nonceUsed[input.nonce] = true;
         Task storage task = _tasks[id];

@@ -24,7 +24,7 @@ import { network } from "hardhat";
 import { Wallet, keccak256, parseEther, solidityPackedKeccak256, toUtf8Bytes } from "ethers";
 import VSSNetwork from "../deploy/modules/VSSNetwork.js";
 import { ANY_GPU, modelId } from "../src/crypto/commitment.js";
-import { keyPairFromSeed } from "../src/crypto/babyjub.js";
+import { keyPairFromSeed, subgroupWitness } from "../src/crypto/babyjub.js";
 import { DEFAULT_REGISTRY_PARAMETERS } from "../src/config.js";
 import type { ScaleBench } from "../typechain-types/index.js";
 
@@ -56,6 +56,8 @@ await networkHelpers.setBalance(deployer.address, parseEther("100000000"));
 const bench = (await ethers.deployContract("ScaleBench")) as unknown as ScaleBench;
 const app = await wallet("app");
 const appKey = keyPairFromSeed("vss-bench-scale:app").publicKey;
+// createTask accepts only registered app keys (DESIGN §13.4).
+await (await tm.registerAppKey(appKey, subgroupWitness(appKey))).wait();
 const afterDeploy = await networkHelpers.takeSnapshot();
 
 let taskCounter = 0;
@@ -134,9 +136,15 @@ const node = await wallet("node");
 await (
   await registry
     .connect(node)
-    .join("NVIDIA GeForce RTX 4090", 24, [2, 5, 0], keyPairFromSeed("vss-bench-scale:node").publicKey, [MODEL], {
-      value: STAKE,
-    })
+    .join(
+      "NVIDIA GeForce RTX 4090",
+      24,
+      [2, 5, 0],
+      keyPairFromSeed("vss-bench-scale:node").publicKey,
+      subgroupWitness(keyPairFromSeed("vss-bench-scale:node").publicKey),
+      [MODEL],
+      { value: STAKE },
+    )
 ).wait();
 const running = taskInput("running");
 await (await tm.connect(app).createTask(running, { value: parseEther("1") })).wait();

@@ -48,7 +48,8 @@ interface INodeRegistry is IPullPayments {
     /// @param version Node software version (major, minor, patch).
     /// @param stake The stake held, in wei.
     /// @param publicKey Baby Jubjub public key (x, y) that task parameters are encrypted to.
-    /// @param health The H factor of DESIGN §7, scaled by 10,000 (starts at 10,000).
+    /// @param health The H factor of DESIGN §7, scaled by 10,000 (starts at 10,000), as of its last update
+    /// (`healthOf` adds the recovery since).
     /// @param scoreCount Number of group task scores held (at most 50).
     /// @param scoreSum Sum of the held scores.
     /// @param lastModelsHash keccak256 of the model IDs of the node's last task (same-models bonus).
@@ -70,7 +71,7 @@ interface INodeRegistry is IPullPayments {
     /// @param stakeCap Stake at which the stake factor S saturates at 1, in wei.
     /// @param sameModelsBonusBps Bonus of the weight factor M, in basis points, when the node's last task used
     /// the same models.
-    /// @param treasury Receiver of slashed stakes.
+    /// @param treasury Receiver of slashed stakes: fixed at deployment (`setConfig` must repeat it).
     struct RegistryConfig {
         uint256 minimumStake;
         uint256 stakeCap;
@@ -104,8 +105,15 @@ interface INodeRegistry is IPullPayments {
     error NodeStakeTooLow(uint256 sent, uint256 minimum);
     /// @notice The operation is not allowed in the node's current status.
     error NodeInvalidStatus(address node, NodeStatus current);
-    /// @notice A node must register non-zero VRAM and a usable Baby Jubjub key (in the field, on the curve, x ≠ 0).
+    /// @notice A node must register non-zero VRAM.
     error NodeInvalidProfile(address node);
+    /// @notice The node's Baby Jubjub key is not a usable key of the prime-order subgroup: x = 0, a coordinate out of
+    /// the field, or the witness R is off the curve or [8]R ≠ publicKey (DESIGN §13.4).
+    error NodeKeyNotInSubgroup(address node, uint256[2] publicKey);
+    /// @notice The treasury is fixed at deployment; `setConfig` must repeat it.
+    error RegistryTreasuryFixed(address treasury, address proposed);
+    /// @notice The task manager cannot be the zero address.
+    error RegistryTaskManagerZero();
     /// @notice The node already holds that model.
     error NodeModelAlreadyHeld(address node, bytes32 modelID);
     /// @notice A node may hold at most `max` models (`count` would be held).
@@ -119,13 +127,17 @@ interface INodeRegistry is IPullPayments {
     /// @param gpuName The GPU model name (its keccak256 is the GPU id used for matching).
     /// @param gpuVRAM VRAM in GB.
     /// @param version Node software version (major, minor, patch).
-    /// @param publicKey Baby Jubjub public key (x, y) for parameter encryption; must be on the curve with x ≠ 0.
+    /// @dev The node's QoS history (health, score window) is kept from any earlier membership of the same address.
+    /// @param publicKey Baby Jubjub public key (x, y) for parameter encryption; in the prime-order subgroup, x ≠ 0.
+    /// @param keyWitness A point R on the curve with [8]R = publicKey, the proof of subgroup membership
+    /// (`subgroupWitness` in `src/crypto/babyjub.ts`: R = [8⁻¹ mod ℓ]·publicKey).
     /// @param modelIDs keccak256 of each model held locally.
     function join(
         string calldata gpuName,
         uint64 gpuVRAM,
         uint32[3] calldata version,
         uint256[2] calldata publicKey,
+        uint256[2] calldata keyWitness,
         bytes32[] calldata modelIDs
     ) external payable;
 
@@ -142,6 +154,11 @@ interface INodeRegistry is IPullPayments {
     /// @param modelID keccak256 of the model name.
     function reportModelDownloaded(bytes32 modelID) external;
 
+    /// @notice Brings `node`'s health up to date with its recovery over time (and its draw weight, if it is
+    /// Available). Anyone may call it, e.g. a node excluded for H < 0.1 once it has recovered.
+    /// @param node The node (joined).
+    function refreshHealth(address node) external;
+
     /// @notice Draws an eligible Available node, weighted (DESIGN §6), and marks it Busy. Task manager only.
     /// @dev O(log n): weighted draws from sum trees with rejection sampling for the per-task factors (locality, M).
     /// @param req The task's requirements.
@@ -155,6 +172,7 @@ interface INodeRegistry is IPullPayments {
     function startNode(address node, bytes32 modelsHash) external;
 
     /// @notice Frees a node whose task ended and applies the QoS outcome. Task manager only.
+    /// @dev A Timeout also enters the node's score window as a 0 (DESIGN §13.7), which may kick it out.
     /// @param node The node.
     /// @param outcome The QoS effect.
     /// @return available True when the node is now Available (and may take a queued task).
@@ -167,7 +185,8 @@ interface INodeRegistry is IPullPayments {
     /// @param score The score.
     function recordGroupScore(address node, uint8 score) external;
 
-    /// @notice Sends the node's whole stake to the treasury and removes it. Task manager only.
+    /// @notice Sends the node's whole stake to the treasury and removes it; a 0 enters its score window, which it
+    /// keeps if it joins again. Task manager only.
     /// @param node The node.
     /// @param taskIDCommitment The task whose result disagreed.
     /// @return amount The stake slashed.
@@ -193,6 +212,22 @@ interface INodeRegistry is IPullPayments {
     function nodeProfile(
         address node
     ) external view returns (NodeStatus status, uint16 health, bytes32 gpuID, uint64 gpuVRAM, uint32[3] memory version);
+
+    /// @notice The node's health H now, scaled by 10,000, with its recovery since the last update: the deficit
+    /// 1 − H halves every `HEALTH_HALF_LIFE`. Selection uses the stored value until the node is next updated.
+    /// @param node The node.
+    /// @return The current health.
+    function healthOf(address node) external view returns (uint256);
+
+    /// @notice The receiver of slashed stakes, fixed at deployment.
+    function treasury() external view returns (address);
+
+    /// @notice Whether `key` is a usable Baby Jubjub key of the prime-order subgroup, given a witness R with
+    /// [8]R = key (DESIGN §13.4): the check `join` applies to node keys and `registerAppKey` to app keys.
+    /// @param key The public key (x, y).
+    /// @param witness A point R on the curve with [8]R = key.
+    /// @return True when x ≠ 0, both points are in the field, R is on the curve and [8]R = key.
+    function isSubgroupKey(uint256[2] calldata key, uint256[2] calldata witness) external pure returns (bool);
 
     /// @notice The status of `node`.
     /// @param node The node.

@@ -210,7 +210,8 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     error TaskCallerNotRegistry(address caller);
     /// @notice The parameters are unusable.
     error TaskConfigInvalid();
-    /// @notice The application's Baby Jubjub key is not usable (not in the field, not on the curve, or x = 0).
+    /// @notice The application's Baby Jubjub key was not registered with `registerAppKey` (which checks that it lies
+    /// in the prime-order subgroup).
     error TaskAppKeyInvalid(bytes32 taskIDCommitment);
     /// @notice `declineTask` takes only a reason the application caused: `ModelDownloadFailed` or `AppKeyInvalid`.
     error TaskDeclineReasonInvalid(bytes32 taskIDCommitment, TaskAbortReason reason);
@@ -367,4 +368,20 @@ interface ITaskManager is ITaskTypes, IPullPayments {
 
     /// @notice The parameters.
     function config() external view returns (TaskConfig memory);
+
+    // ---- App keys (DESIGN §13.4) ----
+
+    /// @notice An app key was checked to lie in the prime-order subgroup; tasks may now use it.
+    event AppKeyRegistered(uint256[2] key);
+
+    /// @notice `key` is not a usable Baby Jubjub key of the prime-order subgroup (x = 0, out of the field, or the
+    /// witness R is off the curve or [8]R ≠ key).
+    error TaskAppKeyNotInSubgroup(uint256[2] key);
+
+    /// @notice Checks once that `key` lies in the prime-order subgroup, so that `createTask` can accept it for a
+    /// storage read instead of paying the check on every task. Anyone may register any key: the check is about
+    /// the key, not the account. Registering a key again is harmless (the event is emitted again).
+    /// @param key The Baby Jubjub public key (x, y).
+    /// @param witness A point R on the curve with [8]R = key (`subgroupWitness` in `src/crypto/babyjub.ts`).
+    function registerAppKey(uint256[2] calldata key, uint256[2] calldata witness) external;
 }

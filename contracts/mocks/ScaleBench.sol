@@ -14,9 +14,10 @@ contract BenchNode {
         uint64 vram,
         uint32[3] memory version,
         uint256[2] memory publicKey,
+        uint256[2] memory keyWitness,
         bytes32[] memory models
     ) payable {
-        registry.join{value: msg.value}("NVIDIA GeForce RTX 4090", vram, version, publicKey, models);
+        registry.join{value: msg.value}("NVIDIA GeForce RTX 4090", vram, version, publicKey, keyWitness, models);
     }
 }
 
@@ -27,6 +28,9 @@ contract ScaleBench {
     /// @dev A valid Baby Jubjub key (Base8), for nodes and tasks.
     uint256 private constant _BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
     uint256 private constant _BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+    /// @dev Its subgroup witness R ([8]R = the key).
+    uint256 private constant _BJJ_R_X = 14983708237372537934307712296172313237814584764465642185306010953083014944823;
+    uint256 private constant _BJJ_R_Y = 2997955667916190954169357132153638145915367433663202014407885436612035056202;
 
     /// @notice Joins `count` nodes (24 GB, version 2.5.0, holding `model`) with stakes that vary deterministically
     /// between `minimumStake` and 10 × `minimumStake`; `msg.value` must cover them (the rest is kept).
@@ -46,6 +50,7 @@ contract ScaleBench {
                 24,
                 [uint32(2), 5, 0],
                 [_BJJ_X, _BJJ_Y],
+                [_BJJ_R_X, _BJJ_R_Y],
                 models
             );
         }
@@ -62,6 +67,7 @@ contract ScaleBench {
         input.taskVersion = [uint32(2), 0, 0];
         input.taskSize = 1;
         input.appPublicKey = [_BJJ_X, _BJJ_Y];
+        tm.registerAppKey(input.appPublicKey, [_BJJ_R_X, _BJJ_R_Y]);
         for (uint256 i = 0; i < count; ++i) {
             bytes32 guid = keccak256(abi.encode("bench-guid", first + i));
             input.nonce = keccak256(abi.encode("bench-nonce", first + i));

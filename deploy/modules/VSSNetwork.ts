@@ -7,20 +7,49 @@
  *   RelayRoots ─────────────────┤
  *   NodeRegistry ───────────────┘
  *
- * The deployer (account 0) becomes the admin of every contract, wires the registry to the task manager, and grants
- * `RELAY_ROLE` to the relay account. Every parameter can be overridden with a parameters file
- * (`--parameters deploy/parameters/local.json`); defaults are in `src/config.ts`.
+ * The deployer (account 0) is the contracts' first admin: it wires the registry to the task manager (once, for good:
+ * `TASK_MANAGER_ROLE` can never be granted again) and grants `RELAY_ROLE` to the relay account. Then it hands
+ * `DEFAULT_ADMIN_ROLE` of every contract to a `VSSTimelock` (OpenZeppelin's `TimelockController`) and renounces its
+ * own (DESIGN §13.6): from then on parameters, relay roles and root revocation change only through a proposal that
+ * waits `timelockDelay` seconds. The timelock has no admin of its own; `governor` (default: the deployer) proposes
+ * and cancels, anyone executes a ready proposal.
+ *
+ * `timelockDelay` must exceed a task's longest life ({@link longestTaskLife}; `test/security/admin-cannot-take-stakes`
+ * checks the default against the deployed configuration). Local networks (tests, the demo, `local.json`) use 1 s.
+ *
+ * Every parameter can be overridden with a parameters file (`--parameters deploy/parameters/local.json`); defaults
+ * are in `src/config.ts`.
  */
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import { keccak256, toUtf8Bytes } from "ethers";
+import { ZeroAddress, ZeroHash, keccak256, toUtf8Bytes } from "ethers";
 import { DEFAULT_REGISTRY_PARAMETERS as R, DEFAULT_TASK_PARAMETERS as T } from "../../src/config.js";
 
 const RELAY_ROLE = keccak256(toUtf8Bytes("RELAY_ROLE"));
+const DEFAULT_ADMIN_ROLE = ZeroHash;
+
+/**
+ * The longest a task can live under a task configuration, in seconds: the sum of every timeout of the
+ * configuration (each state's deadline, one after the other). A parameter change waits longer than this.
+ */
+export function longestTaskLife(config: object): bigint {
+  return Object.entries(config)
+    .filter(([name]) => name.endsWith("Timeout"))
+    .reduce((sum, [, value]) => sum + BigInt(value as bigint), 0n);
+}
+
+/** The default timelock delay: two days, and never less than twice the default configuration's longest task life. */
+export const DEFAULT_TIMELOCK_DELAY: bigint = ((): bigint => {
+  const twice = 2n * longestTaskLife(T);
+  const twoDays = 2n * 24n * 60n * 60n;
+  return twice > twoDays ? twice : twoDays;
+})();
 
 export default buildModule("VSSNetwork", (m) => {
   const admin = m.getAccount(0);
   const treasury = m.getParameter("treasury", admin);
   const relay = m.getParameter("relay", admin);
+  const governor = m.getParameter("governor", admin);
+  const timelockDelay = m.getParameter("timelockDelay", DEFAULT_TIMELOCK_DELAY);
 
   const registryConfig = {
     minimumStake: m.getParameter("minimumStake", R.minimumStake),
@@ -57,8 +86,22 @@ export default buildModule("VSSNetwork", (m) => {
     taskConfig,
   ]);
 
-  m.call(nodeRegistry, "setTaskManager", [taskManager]);
-  m.call(relayRoots, "grantRole", [RELAY_ROLE, relay]);
+  const wired = m.call(nodeRegistry, "setTaskManager", [taskManager]);
+  const relayGranted = m.call(relayRoots, "grantRole", [RELAY_ROLE, relay]);
 
-  return { samplingVerifier, paramsVerifier, resultVerifier, relayRoots, nodeRegistry, taskManager };
+  // The admin hand-over (DESIGN §13.6): the timelock becomes the only admin of every contract, after the wiring.
+  const timelock = m.contract("VSSTimelock", [timelockDelay, [governor], [ZeroAddress]]);
+  for (const [name, contract] of [
+    ["RelayRoots", relayRoots],
+    ["NodeRegistry", nodeRegistry],
+    ["TaskManager", taskManager],
+  ] as const) {
+    const granted = m.call(contract, "grantRole", [DEFAULT_ADMIN_ROLE, timelock], {
+      id: `${name}_grantAdminToTimelock`,
+      after: [wired, relayGranted],
+    });
+    m.call(contract, "renounceRole", [DEFAULT_ADMIN_ROLE, admin], { id: `${name}_renounceAdmin`, after: [granted] });
+  }
+
+  return { samplingVerifier, paramsVerifier, resultVerifier, relayRoots, nodeRegistry, taskManager, timelock };
 });

@@ -30,7 +30,7 @@ import { EventEmitter } from "node:events";
 import { getAddress, hexlify, toUtf8Bytes, type Provider, type Wallet } from "ethers";
 import type { TaskManager } from "../../typechain-types/index.js";
 import { ANY_GPU, gpuId, modelId, newTaskIdentity, randomGUID } from "../crypto/commitment.js";
-import { generateKeyPair, randomScalar, type KeyPair, type PublicKey } from "../crypto/babyjub.js";
+import { generateKeyPair, randomScalar, subgroupWitness, type KeyPair, type PublicKey } from "../crypto/babyjub.js";
 import {
   PARAMS_CAPACITY,
   RESULT_CAPACITY,
@@ -194,6 +194,8 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
   private readonly provider: Provider;
   private openGroups = 0;
   private readonly groupWaiters: (() => void)[] = [];
+  /** The one `registerAppKey` of this client's key (shared by concurrent `create`s). */
+  private appKeyRegistration: Promise<unknown> | null = null;
 
   constructor(private readonly options: AppClientOptions) {
     super();
@@ -403,6 +405,21 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
   // Stages
   // ---------------------------------------------------------------------------------------------------------------
 
+  /**
+   * `createTask` accepts only app keys checked once by `registerAppKey` (DESIGN §13.4): registers this client's key
+   * with its subgroup witness before its first task (anyone may register a key; registering it again is harmless).
+   */
+  private async ensureAppKeyRegistered(): Promise<void> {
+    const key = this.bjjKey.publicKey;
+    this.appKeyRegistration ??= this.tx
+      .call("registerAppKey", this.taskManager.registerAppKey, [key, subgroupWitness(key)])
+      .catch((e: unknown) => {
+        this.appKeyRegistration = null;
+        throw e;
+      });
+    await this.appKeyRegistration;
+  }
+
   private stage(event: AppStageEvent): void {
     this.emit("stage", event);
   }
@@ -426,6 +443,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       taskSize: request.taskSize ?? 1,
       appPublicKey: this.bjjKey.publicKey,
     };
+    await this.ensureAppKeyRegistered();
     const receipt = await this.tx.call("createTask", this.taskManager.createTask, [input], { value: request.fee });
     let seed: string | null = null;
     let node: string | null = null;

@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { Base8, inCurve, mulPointEscalar, subOrder } from "@zk-kit/baby-jubjub";
+import { Field } from "@noble/curves/abstract/modular.js";
 
 /** An affine Baby Jubjub point `[x, y]`. */
 export type PublicKey = [bigint, bigint];
@@ -81,6 +82,19 @@ export function isValidPublicKey(point: readonly [bigint, bigint]): boolean {
   if (!inCurve([x, y])) return false;
   const q = mulPointEscalar([x, y], subOrder);
   return q[0] === IDENTITY[0] && q[1] === IDENTITY[1];
+}
+
+/** `8⁻¹ mod subOrder`: multiplying a subgroup point by it gives its "eighth" R, with [8]R = P. */
+const INVERSE_OF_EIGHT: bigint = Field(subOrder).inv(8n);
+
+/**
+ * The witness the contracts ask for with a key (`NodeRegistry.join`, `TaskManager.registerAppKey`): the point
+ * `R = [8⁻¹ mod subOrder]·P`, for which `[8]R = P`. On-chain, three doublings of R then prove P in the prime-order
+ * subgroup (DESIGN §13.4). Throws for a key that fails {@link isValidPublicKey}: no such R exists for it.
+ */
+export function subgroupWitness(point: readonly [bigint, bigint]): PublicKey {
+  assertValidPublicKey(point);
+  return mulPointEscalar([point[0], point[1]], INVERSE_OF_EIGHT) as PublicKey;
 }
 
 /** Throws unless `point` passes `isValidPublicKey`. */

@@ -67,7 +67,27 @@ export interface ModelNode {
   address: string;
   status: NodeStatus;
   stake: bigint;
+  /** H as last written (×10,000); it recovers lazily from `healthAt` (see {@link recoveredHealth}). */
   health: number;
+  /** When `health` was last brought up to date; 0: never joined. */
+  healthAt: bigint;
+}
+
+/** `NodeRegistry.HEALTH_HALF_LIFE`: the health deficit 1 − H halves in this many seconds. */
+export const HEALTH_HALF_LIFE = 6n * 60n * 60n;
+
+/**
+ * H after recovering from `since` to `now`, as `NodeRegistry._recoveredHealth` computes it: the deficit halves every
+ * {@link HEALTH_HALF_LIFE}, linearly between two halvings, in integers.
+ */
+export function recoveredHealth(health: number, since: bigint, now: bigint): number {
+  if (since === 0n || health >= HEALTH_ONE) return health;
+  const elapsed = now - since;
+  const halvings = elapsed / HEALTH_HALF_LIFE;
+  if (halvings >= 14n) return HEALTH_ONE;
+  let deficit = BigInt(HEALTH_ONE - health) >> halvings;
+  deficit -= (deficit * (elapsed % HEALTH_HALF_LIFE)) / (2n * HEALTH_HALF_LIFE);
+  return HEALTH_ONE - Number(deficit);
 }
 
 /** A revert the model predicts, by custom error name. */
@@ -153,7 +173,7 @@ export class NetworkModel {
     const key = address.toLowerCase();
     let node = this.nodes.get(key);
     if (!node) {
-      node = { address: key, status: NodeStatus.Quit, stake: 0n, health: 0 };
+      node = { address: key, status: NodeStatus.Quit, stake: 0n, health: 0, healthAt: 0n };
       this.nodes.set(key, node);
     }
     return node;
@@ -390,7 +410,9 @@ export class NetworkModel {
     if (node.status !== NodeStatus.Quit) throw new ModelRevert("NodeInvalidStatus");
     if (stake < this.config.minimumStake) throw new ModelRevert("NodeStakeTooLow");
     node.stake = stake;
-    node.health = HEALTH_ONE;
+    // QoS history stays with the address across quit and re-join (DESIGN §13.3); a new node starts at H = 1.
+    node.health = node.healthAt === 0n ? HEALTH_ONE : recoveredHealth(node.health, node.healthAt, this.now);
+    node.healthAt = this.now;
     this.nodeCount += 1n;
     this.totalStaked += stake;
     this.regHeld += stake;
@@ -526,8 +548,17 @@ export class NetworkModel {
 
   protected release(address: string, outcome: ReleaseOutcome): void {
     const node = this.node(address);
+    if (outcome !== ReleaseOutcome.Neutral && node.health < HEALTH_ONE) {
+      node.health = recoveredHealth(node.health, node.healthAt, this.now);
+      node.healthAt = this.now;
+    }
+    // (A Timeout is also a 0 in the node's score window, which the model does not track: a kick-out needs 50 of
+    // them, more than a model run gives one node.)
     if (outcome === ReleaseOutcome.Success) node.health = Math.min(HEALTH_ONE, node.health + HEALTH_SUCCESS_STEP);
-    else if (outcome === ReleaseOutcome.Timeout) node.health = Math.floor((node.health * 3) / 10);
+    else if (outcome === ReleaseOutcome.Timeout) {
+      node.health = Math.floor((node.health * 3) / 10);
+      node.healthAt = this.now;
+    }
     if (node.status === NodeStatus.Busy) {
       node.status = NodeStatus.Available;
       this.dispatchQueuedTo(node);

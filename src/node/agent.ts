@@ -32,7 +32,7 @@ import { ZeroAddress, getAddress, getBytes, hexlify, type Provider, type Signer 
 import type { NodeRegistry, TaskManager } from "../../typechain-types/index.js";
 import { modelId } from "../crypto/commitment.js";
 import type { KeyPair, PublicKey } from "../crypto/babyjub.js";
-import { isValidPublicKey, randomScalar } from "../crypto/babyjub.js";
+import { isValidPublicKey, randomScalar, subgroupWitness } from "../crypto/babyjub.js";
 import {
   PARAMS_CAPACITY,
   RESULT_CAPACITY,
@@ -196,9 +196,16 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       }
       const p = this.options.profile ?? DEFAULT_PROFILE;
       this.running = true;
-      await this.tx.call("join", this.registry.join, [p.gpuName, p.gpuVRAM, p.version, key, p.models.map(modelId)], {
-        value: stake,
-      });
+      // The witness R ([8]R = key) proves the key in the prime-order subgroup (DESIGN §13.4).
+      const witness = subgroupWitness(key);
+      await this.tx.call(
+        "join",
+        this.registry.join,
+        [p.gpuName, p.gpuVRAM, p.version, key, witness, p.models.map(modelId)],
+        {
+          value: stake,
+        },
+      );
       this.emitEvent({ type: "joined", stake });
     } else if (info.publicKey[0] !== key[0] || info.publicKey[1] !== key[1]) {
       throw new Error(

@@ -54,7 +54,7 @@ import {
 import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
-import { generateKeyPair, scalarFromSeed, type KeyPair, type PublicKey } from "../crypto/babyjub.js";
+import { generateKeyPair, scalarFromSeed, subgroupWitness, type KeyPair, type PublicKey } from "../crypto/babyjub.js";
 import {
   PARAMS_CAPACITY,
   RESULT_CAPACITY,
@@ -429,6 +429,8 @@ export class App {
     return this.wallet.address;
   }
 
+  private appKeyRegistered = false;
+
   private get taskManager(): TaskManager {
     return this.chain.contracts.taskManager.connect(this.wallet);
   }
@@ -491,6 +493,14 @@ export class App {
       taskSize: spec.taskSize ?? 1,
       appPublicKey: this.bjjKey.publicKey,
     };
+    if (!this.appKeyRegistered) {
+      // createTask accepts only app keys registered (checked) once (DESIGN §13.4).
+      const key = this.bjjKey.publicKey;
+      await this.chain.send(this.name, "registerAppKey", () =>
+        this.taskManager.registerAppKey(key, subgroupWitness(key)),
+      );
+      this.appKeyRegistered = true;
+    }
     const created = await this.chain.send(this.name, "createTask", () =>
       this.taskManager.createTask(input, { value: spec.fee }),
     );
@@ -698,7 +708,9 @@ export class Node {
     const p = this.profile;
     const key = this.bjjKey.publicKey;
     return this.chain.send(this.name, "join", () =>
-      this.registry.join(p.gpuName, p.gpuVRAM, p.version, key, p.models.map(modelId), { value: stake }),
+      this.registry.join(p.gpuName, p.gpuVRAM, p.version, key, subgroupWitness(key), p.models.map(modelId), {
+        value: stake,
+      }),
     );
   }
 

@@ -19,7 +19,9 @@ import VSSNetwork from "../../deploy/modules/VSSNetwork.js";
 import { ROOT, startHardhatNode, type Child } from "../relay/local-chain.js";
 import { freePort } from "../relay/helpers.js";
 import { connectContracts, type NetworkAddresses, type NetworkContracts } from "../../src/chain/contracts.js";
-import { keyPairFromSeed } from "../../src/crypto/babyjub.js";
+import { VSSTimelock__factory } from "../../typechain-types/index.js";
+import { TimelockSigner } from "../helpers/governance.js";
+import { keyPairFromSeed, subgroupWitness } from "../../src/crypto/babyjub.js";
 import { PARAMS_CAPACITY, blobToBytes, encryptBytes } from "../../src/crypto/blob.js";
 import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
 import { RelayClient } from "../../src/relay/client.js";
@@ -121,7 +123,8 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
     deploymentId = `e2e-${process.pid}-${Date.now()}`;
     const conn = await network.create({ network: "localhost", override: { url: chain.url } });
     const deployed = await conn.ignition.deploy(VSSNetwork, {
-      parameters: { VSSNetwork: { relay: relayWallet.address, treasury: treasury.address } },
+      // A local network: a 1-second timelock (DESIGN §13.6).
+      parameters: { VSSNetwork: { relay: relayWallet.address, treasury: treasury.address, timelockDelay: 1 } },
       deploymentId,
     });
     addresses = {
@@ -129,7 +132,9 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
       registry: await deployed.nodeRegistry.getAddress(),
       relayRoots: await deployed.relayRoots.getAddress(),
     };
-    admin = connectContracts(addresses, hardhatAccount(0, deployer));
+    // The admin is the timelock: admin calls are scheduled by the deployer, then executed.
+    const timelock = VSSTimelock__factory.connect(await deployed.timelock.getAddress(), hardhatAccount(0, deployer));
+    admin = connectContracts(addresses, new TimelockSigner(timelock, hardhatAccount(0, deployer), deployer));
 
     relay = createRelay({
       signer: relayWallet,
@@ -354,6 +359,8 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
     const lazy = hardhatAccount(11, provider);
     const tm = connectContracts(addresses, lazy).taskManager;
     const identity = newTaskIdentity();
+    const lazyKey = keyPairFromSeed("e2e-lazy-app").publicKey;
+    await (await tm.registerAppKey(lazyKey, subgroupWitness(lazyKey))).wait();
     await (
       await tm.createTask(
         {
@@ -366,7 +373,7 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
           requiredGPUVRAM: 0,
           taskVersion: [2, 0, 0],
           taskSize: 1,
-          appPublicKey: keyPairFromSeed("e2e-lazy-app").publicKey,
+          appPublicKey: lazyKey,
         },
         { value: FEE },
       )

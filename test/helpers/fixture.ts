@@ -32,17 +32,27 @@ import {
   ResultAvailabilityVerifier__factory,
   SamplingVerifier__factory,
   TaskManager__factory,
+  VSSTimelock__factory,
   type NodeRegistry,
   type ParamsConsistencyVerifier,
   type RelayRoots,
   type ResultAvailabilityVerifier,
   type SamplingVerifier,
   type TaskManager,
+  type VSSTimelock,
 } from "../../typechain-types/index.js";
+import { TimelockSigner } from "./governance.js";
 import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../../src/crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../../src/crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, verifyVRF } from "../../src/crypto/vrf.js";
-import { keyPairFromSeed, scalarFromSeed, type KeyPair, type PublicKey } from "../../src/crypto/babyjub.js";
+import {
+  keyPairFromSeed,
+  scalarFromSeed,
+  isValidPublicKey,
+  subgroupWitness,
+  type KeyPair,
+  type PublicKey,
+} from "../../src/crypto/babyjub.js";
 import {
   PARAMS_CAPACITY,
   RESULT_CAPACITY,
@@ -113,7 +123,12 @@ export interface Network {
   samplingVerifier: SamplingVerifier;
   paramsVerifier: ParamsConsistencyVerifier;
   resultVerifier: ResultAvailabilityVerifier;
+  /** The deployer: the contracts' first admin, which handed the admin role to {@link timelock} (DESIGN §13.6). */
   admin: Signer;
+  /** The contracts' admin: a `VSSTimelock` (delay 1 s in tests unless `timelockDelay` is given). */
+  timelock: VSSTimelock;
+  /** Signs as the admin: each call is scheduled on the timelock by the deployer, then executed. */
+  governor: TimelockSigner;
   relay: Wallet;
   treasury: Wallet;
   apps: Wallet[];
@@ -127,12 +142,21 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
   const relay = await fundedWallet("relay");
   const treasury = await fundedWallet("treasury");
   const deployed = await connection.ignition.deploy(VSSNetwork, {
-    parameters: { VSSNetwork: { relay: relay.address, treasury: treasury.address, ...parameters } },
+    // Local networks use a 1-second timelock (DESIGN §13.6 allows a short delay there).
+    parameters: { VSSNetwork: { relay: relay.address, treasury: treasury.address, timelockDelay: 1, ...parameters } },
   });
   const apps = await Promise.all([0, 1].map((i) => fundedWallet(`app-${i}`)));
   const nodes = await Promise.all([0, 1, 2, 3, 4, 5, 6, 7].map((i) => fundedWallet(`node-${i}`)));
+  const taskManager = TaskManager__factory.connect(await deployed.taskManager.getAddress(), admin);
+  // App keys are checked once, on registration (DESIGN §13.4): the shared test key and each app's own.
+  for (const key of [BJJ_KEY, ...apps.map((app) => bjjKeyOf(app.address).publicKey)]) {
+    await registerAppKey(taskManager, key);
+  }
+  const timelock = VSSTimelock__factory.connect(await deployed.timelock.getAddress(), admin);
   return {
-    taskManager: TaskManager__factory.connect(await deployed.taskManager.getAddress(), admin),
+    timelock,
+    governor: new TimelockSigner(timelock, admin, ethers.provider),
+    taskManager,
     registry: NodeRegistry__factory.connect(await deployed.nodeRegistry.getAddress(), admin),
     relayRoots: RelayRoots__factory.connect(await deployed.relayRoots.getAddress(), admin),
     samplingVerifier: SamplingVerifier__factory.connect(await deployed.samplingVerifier.getAddress(), admin),
@@ -147,6 +171,16 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
   };
 }
 
+/** Registers an app key with its subgroup witness (anyone may; `createTask` accepts only registered keys). */
+export async function registerAppKey(taskManager: TaskManager, key: PublicKey): Promise<void> {
+  await (await taskManager.registerAppKey(key, subgroupWitness(key))).wait();
+}
+
+/** The subgroup witness of `key`, or (for a key outside the subgroup, which has none) Base8's: tests of bad keys. */
+export function witnessOrAny(key: PublicKey): PublicKey {
+  return isValidPublicKey(key) ? subgroupWitness(key) : subgroupWitness(BJJ_KEY);
+}
+
 export interface JoinOptions {
   gpuName?: string;
   vram?: number;
@@ -155,6 +189,8 @@ export interface JoinOptions {
   stake?: bigint;
   /** Default: the node's own Baby Jubjub key ({@link bjjKeyOf}). */
   publicKey?: PublicKey;
+  /** The key's subgroup witness R ([8]R = key). Default: {@link subgroupWitness} of the key. */
+  keyWitness?: PublicKey;
 }
 
 /** Joins `node` with sensible defaults (RTX 4090, 24 GB, v2.5.0, SDXL held locally, its own Baby Jubjub key). */
@@ -163,13 +199,15 @@ export async function joinNode(
   node: Wallet,
   options: JoinOptions = {},
 ): Promise<ContractTransactionResponse> {
+  const publicKey = options.publicKey ?? bjjKeyOf(node.address).publicKey;
   return net.registry
     .connect(node)
     .join(
       options.gpuName ?? GPU_4090,
       options.vram ?? 24,
       options.version ?? [2, 5, 0],
-      options.publicKey ?? bjjKeyOf(node.address).publicKey,
+      publicKey,
+      options.keyWitness ?? witnessOrAny(publicKey),
       options.models ?? [MODEL_SDXL],
       { value: options.stake ?? STAKE },
     );

@@ -35,6 +35,7 @@ import {
   uploadParameters,
   uploadResult,
   type Network,
+  witnessOrAny,
 } from "../helpers/fixture.js";
 import {
   DEFAULT_ADMIN_ROLE,
@@ -51,10 +52,12 @@ import {
   IPullPayments__factory,
   IRelayRoots__factory,
   ITaskManager__factory,
+  NodeRegistry__factory,
 } from "../../typechain-types/index.js";
 import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
 import { proveVRF, verifyVRF } from "../../src/crypto/vrf.js";
 import { FIELD_SIZE } from "../../src/crypto/blob.js";
+import { subgroupWitness, type PublicKey } from "../../src/crypto/babyjub.js";
 import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import { NodeStatus, TaskAbortReason, TaskError, TaskStatus, TaskType } from "../../src/types.js";
 
@@ -150,6 +153,35 @@ describe("integration: every custom error", function () {
           net.taskManager,
           "TaskAppKeyInvalid",
           [id.commitment],
+        );
+      }
+      // A valid key that nobody registered is refused too: createTask accepts only registered keys.
+      const unregistered = subgroupWitness(BJJ_KEY); // a point of the curve, registered by nobody
+      await expectRevert(
+        net,
+        { commitments: [id.commitment], nonces: [id.nonce] },
+        () =>
+          net.taskManager
+            .connect(net.apps[0])
+            .createTask(taskInput(id.commitment, id.nonce, { appPublicKey: unregistered }), { value: FEE }),
+        net.taskManager,
+        "TaskAppKeyInvalid",
+        [id.commitment],
+      );
+    });
+
+    it("TaskAppKeyNotInSubgroup(key) for registerAppKey of a key outside the prime-order subgroup", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      // (1/√a, 0): on the curve, x ≠ 0, order 4.
+      const order4: PublicKey = [2957874849018779266517920829765869116077630550401372566248359756137677864698n, 0n];
+      for (const witness of [subgroupWitness(BJJ_KEY), order4]) {
+        await expectRevert(
+          net,
+          {},
+          () => net.taskManager.connect(net.apps[0]).registerAppKey(order4, witness),
+          net.taskManager,
+          "TaskAppKeyNotInSubgroup",
+          [order4],
         );
       }
     });
@@ -492,13 +524,13 @@ describe("integration: every custom error", function () {
         await expectRevert(
           net,
           {},
-          () => net.taskManager.connect(net.admin).setConfig(taskConfig(overrides)),
+          () => net.taskManager.connect(net.governor).setConfig(taskConfig(overrides)),
           net.taskManager,
           "TaskConfigInvalid",
         );
       }
       // The boundary is accepted.
-      await expect(net.taskManager.connect(net.admin).setConfig(taskConfig({ distanceThreshold: 64n }))).to.emit(
+      await expect(net.taskManager.connect(net.governor).setConfig(taskConfig({ distanceThreshold: 64n }))).to.emit(
         net.taskManager,
         "TaskConfigUpdated",
       );
@@ -566,7 +598,7 @@ describe("integration: every custom error", function () {
       const { task, node } = await driveTask(net, app, TaskStatus.Started);
       const c = task.commitment;
       const [params] = await publishBlobs(net, [blobHash("params")]);
-      await (await net.relayRoots.connect(net.admin).revokeRoot(params.root)).wait();
+      await (await net.relayRoots.connect(net.governor).revokeRoot(params.root)).wait();
       const scope = { commitments: [c], roots: [params.root] };
       await expectRevert(
         net,
@@ -581,7 +613,7 @@ describe("integration: every custom error", function () {
       await (await tm.connect(app).validateSingleTask(c, samplingProof(app, task.seed))).wait();
       const result = await resultBlob(net, c);
       const [inclusion] = await publishBlobs(net, [result.blobHash]);
-      await (await net.relayRoots.connect(net.admin).revokeRoot(inclusion.root)).wait();
+      await (await net.relayRoots.connect(net.governor).revokeRoot(inclusion.root)).wait();
       await expectRevert(
         net,
         { commitments: [c], roots: [inclusion.root] },
@@ -903,15 +935,19 @@ describe("integration: every custom error", function () {
         await expectRevert(
           net,
           {},
-          () => net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], key, [MODEL_SDXL], { value: STAKE }),
+          () =>
+            net.registry
+              .connect(node)
+              .join(GPU_4090, 24, [2, 5, 0], key, witnessOrAny(key), [MODEL_SDXL], { value: STAKE }),
           net.registry,
-          "NodeInvalidProfile",
-          [node.address],
+          "NodeKeyNotInSubgroup",
+          [node.address, key],
         );
       }
-      // Any point of the curve with x ≠ 0 is accepted.
+      // Another key of the prime-order subgroup (the negation of a valid key) is accepted, with its witness.
+      const negated: PublicKey = [FIELD_SIZE - BJJ_KEY[0], BJJ_KEY[1]];
       await expect(
-        net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], [FIELD_SIZE - BJJ_KEY[0], BJJ_KEY[1]], [], {
+        net.registry.connect(node).join(GPU_4090, 24, [2, 5, 0], negated, subgroupWitness(negated), [], {
           value: STAKE,
         }),
       ).to.emit(net.registry, "NodeJoined");
@@ -1037,22 +1073,50 @@ describe("integration: every custom error", function () {
       );
     });
 
-    it("RegistryConfigInvalid for a zero stake cap, a zero treasury, a bonus above 100 %", async function () {
+    it("RegistryConfigInvalid for a zero stake cap, a bonus above 100 %, a zero treasury at deployment", async function () {
       const net = await networkHelpers.loadFixture(networkWithThreeNodes);
       const valid = { ...DEFAULT_REGISTRY_PARAMETERS, treasury: net.treasury.address };
-      for (const bad of [{ stakeCap: 0n }, { treasury: ZeroAddress }, { sameModelsBonusBps: 10_001n }]) {
+      const factory = new NodeRegistry__factory(net.admin);
+      await expect(
+        factory.deploy(await net.admin.getAddress(), { ...valid, treasury: ZeroAddress }),
+      ).to.be.revertedWithCustomError(factory, "RegistryConfigInvalid");
+      for (const bad of [{ stakeCap: 0n }, { sameModelsBonusBps: 10_001n }]) {
         await expectRevert(
           net,
           {},
-          () => net.registry.connect(net.admin).setConfig({ ...valid, ...bad }),
+          () => net.registry.connect(net.governor).setConfig({ ...valid, ...bad }),
           net.registry,
           "RegistryConfigInvalid",
         );
       }
-      await expect(net.registry.connect(net.admin).setConfig({ ...valid, sameModelsBonusBps: 10_000n })).to.emit(
+      await expect(net.registry.connect(net.governor).setConfig({ ...valid, sameModelsBonusBps: 10_000n })).to.emit(
         net.registry,
         "RegistryConfigUpdated",
       );
+    });
+
+    it("RegistryTreasuryFixed(treasury, proposed) when setConfig names another treasury", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      await expectRevert(
+        net,
+        {},
+        () =>
+          net.registry
+            .connect(net.governor)
+            .setConfig({ ...DEFAULT_REGISTRY_PARAMETERS, treasury: net.stranger.address }),
+        net.registry,
+        "RegistryTreasuryFixed",
+        [net.treasury.address, net.stranger.address],
+      );
+    });
+
+    it("RegistryTaskManagerZero for setTaskManager(0) on a registry not wired yet", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const fresh = await new NodeRegistry__factory(net.admin).deploy(await net.admin.getAddress(), {
+        ...DEFAULT_REGISTRY_PARAMETERS,
+        treasury: net.treasury.address,
+      });
+      await expect(fresh.setTaskManager(ZeroAddress)).to.be.revertedWithCustomError(fresh, "RegistryTaskManagerZero");
     });
 
     it("RegistryTaskManagerAlreadySet(current)", async function () {
@@ -1060,7 +1124,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         {},
-        () => net.registry.connect(net.admin).setTaskManager(net.stranger.address),
+        () => net.registry.connect(net.governor).setTaskManager(net.stranger.address),
         net.registry,
         "RegistryTaskManagerAlreadySet",
         [await net.taskManager.getAddress()],
@@ -1090,19 +1154,19 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         { roots: [unposted] },
-        () => net.relayRoots.connect(net.admin).revokeRoot(unposted),
+        () => net.relayRoots.connect(net.governor).revokeRoot(unposted),
         net.relayRoots,
         "RelayRootNotPosted",
         [unposted],
       );
       const [inclusion] = await publishBlobs(net, [blobHash()]);
-      await expect(net.relayRoots.connect(net.admin).revokeRoot(inclusion.root))
+      await expect(net.relayRoots.connect(net.governor).revokeRoot(inclusion.root))
         .to.emit(net.relayRoots, "RootRevoked")
-        .withArgs(inclusion.root, await net.admin.getAddress());
+        .withArgs(inclusion.root, await net.timelock.getAddress());
       await expectRevert(
         net,
         { roots: [inclusion.root] },
-        () => net.relayRoots.connect(net.admin).revokeRoot(inclusion.root),
+        () => net.relayRoots.connect(net.governor).revokeRoot(inclusion.root),
         net.relayRoots,
         "RelayRootAlreadyRevoked",
         [inclusion.root],

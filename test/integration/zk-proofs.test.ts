@@ -437,9 +437,9 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
       const { net, a, all } = await networkHelpers.loadFixture(validatedTasks);
       const result = await resultBlob(net, a.commitment);
       const [stale] = await publishBlobs(net, [result.blobHash]);
-      await expect(net.relayRoots.connect(net.admin).revokeRoot(stale.root))
+      await expect(net.relayRoots.connect(net.governor).revokeRoot(stale.root))
         .to.emit(net.relayRoots, "RootRevoked")
-        .withArgs(stale.root, await net.admin.getAddress());
+        .withArgs(stale.root, await net.timelock.getAddress());
       await expectUnchanged(net, { commitments: all, roots: [stale.root] }, () =>
         expect(
           net.taskManager

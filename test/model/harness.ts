@@ -39,6 +39,7 @@ import {
 } from "../../typechain-types/index.js";
 import { BlobBatch } from "../../src/crypto/merkle.js";
 import { modelId } from "../../src/crypto/commitment.js";
+import { subgroupWitness } from "../../src/crypto/babyjub.js";
 import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import {
   NetworkModel,
@@ -97,6 +98,8 @@ export const BJJ: [bigint, bigint] = [
   5299619240641551281634865583518297030282874472190772894086521144482721001553n,
   16950150798460657717958625567821834550301663161624707787222815936182638968203n,
 ];
+/** The subgroup witness of {@link BJJ}: R with [8]R = BJJ (DESIGN §13.4). */
+export const BJJ_WITNESS: [bigint, bigint] = subgroupWitness(BJJ);
 export type Proof = { a: [bigint, bigint]; b: [[bigint, bigint], [bigint, bigint]]; c: [bigint, bigint] };
 /** The mock Groth16 verifier accepts a proof iff a[0] == 1. */
 export const VALID_PROOF: Proof = {
@@ -182,6 +185,7 @@ export async function deployWorld(): Promise<World> {
   );
   await (await registry.setTaskManager(tm)).wait();
   await (await relayRoots.grantRole(await relayRoots.RELAY_ROLE(), relay.address)).wait();
+  await (await tm.registerAppKey(BJJ, BJJ_WITNESS)).wait();
   const lens = await new NetworkLens__factory(admin).deploy();
   const errors = new Interface([
     ...TaskManager__factory.abi.filter((f) => f.type === "error"),
@@ -703,7 +707,7 @@ export class SequenceRun {
           () =>
             w.registry
               .connect(node.signer)
-              .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: stake }),
+              .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, BJJ_WITNESS, [MODEL_SDXL], { value: stake }),
           (m) => m.join(stake),
         );
         return;

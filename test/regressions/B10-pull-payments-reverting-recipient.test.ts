@@ -35,6 +35,7 @@ import {
   type ContractActor,
 } from "../helpers/actors.js";
 import { newTaskIdentity } from "../../src/crypto/commitment.js";
+import { subgroupWitness } from "../../src/crypto/babyjub.js";
 import { NodeStatus, TaskAbortReason, TaskStatus } from "../../src/types.js";
 
 /** ReentrantReceiver.Mode */
@@ -48,7 +49,14 @@ describe("regression B10: pull payments — a reverting recipient blocks nothing
   /** Joins `actor` as a node (the stake sent through the forwarding call). */
   async function joinAsContract(net: Network, actor: ContractActor) {
     await (
-      await actAs(actor, net.admin, net.registry, "join", [GPU_4090, 24, [2, 5, 0], BJJ_KEY, [MODEL_SDXL]], STAKE)
+      await actAs(
+        actor,
+        net.admin,
+        net.registry,
+        "join",
+        [GPU_4090, 24, [2, 5, 0], BJJ_KEY, subgroupWitness(BJJ_KEY), [MODEL_SDXL]],
+        STAKE,
+      )
     ).wait();
   }
 

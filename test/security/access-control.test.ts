@@ -28,6 +28,7 @@ import { BlobBatch } from "../../src/crypto/merkle.js";
 import { DEFAULT_REGISTRY_PARAMETERS } from "../../src/config.js";
 import {
   BJJ,
+  BJJ_WITNESS,
   MODEL_SDXL,
   SCORES,
   TASK_CONFIG,
@@ -69,9 +70,11 @@ const fresh = (label: string) => keccak256(toUtf8Bytes(`access:${label}:${++coun
 
 async function join(w: World, node: Actor): Promise<void> {
   await (
-    await w.registry.connect(node.signer).join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], {
-      value: DEFAULT_REGISTRY_PARAMETERS.minimumStake,
-    })
+    await w.registry
+      .connect(node.signer)
+      .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, BJJ_WITNESS, [MODEL_SDXL], {
+        value: DEFAULT_REGISTRY_PARAMETERS.minimumStake,
+      })
   ).wait();
 }
 
@@ -183,6 +186,14 @@ const ROWS: Row[] = [
     denied: "",
     setup: none,
     call: (c, s) => c.w.tm.connect(s).createTask(taskInput(fresh("g"), fresh("n")), { value: 1n }),
+  },
+  {
+    fn: "TaskManager.registerAppKey",
+    scenario: "the check is about the key, not the account: anyone may register one",
+    allowed: ANYONE,
+    denied: "",
+    setup: none,
+    call: (c, s) => c.w.tm.connect(s).registerAppKey(BJJ, BJJ_WITNESS),
   },
   {
     fn: "TaskManager.reportTaskParametersUploaded",
@@ -312,7 +323,7 @@ const ROWS: Row[] = [
     call: (c, s) =>
       c.w.registry
         .connect(s)
-        .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, [MODEL_SDXL], { value: parseEther("400") }),
+        .join("NVIDIA GeForce RTX 4090", 24n, [2, 5, 0], BJJ, BJJ_WITNESS, [MODEL_SDXL], { value: parseEther("400") }),
   },
   ...(["quit", "pause"] as const).map((op): Row => ({
     fn: `NodeRegistry.${op}`,
@@ -340,6 +351,14 @@ const ROWS: Row[] = [
     denied: "NodeInvalidStatus",
     setup: async (c) => join(c.w, c.w.nodes[0]),
     call: (c, s) => c.w.registry.connect(s).reportModelDownloaded(keccak256(toUtf8Bytes("another-model"))),
+  },
+  {
+    fn: "NodeRegistry.refreshHealth",
+    scenario: "node-0 joined: anyone may bring its health up to date",
+    allowed: ANYONE,
+    denied: "",
+    setup: async (c) => join(c.w, c.w.nodes[0]),
+    call: (c, s) => c.w.registry.connect(s).refreshHealth(c.w.nodes[0].address),
   },
   {
     fn: "NodeRegistry.selectNode",
@@ -438,6 +457,24 @@ const ROWS: Row[] = [
     call: (c, s) => c.w.registry.connect(s).withdrawTo(c.w.stranger.address),
   },
   ...roleRows("NodeRegistry", (w) => w.registry),
+  // DESIGN §13.6: TASK_MANAGER_ROLE is wired once; nobody, the admin included, can grant or revoke it again.
+  {
+    fn: "NodeRegistry.grantRole",
+    scenario: "TASK_MANAGER_ROLE, to anyone: nobody may",
+    allowed: [],
+    denied: "AccessControlUnauthorizedAccount",
+    setup: none,
+    call: async (c, s) =>
+      c.w.registry.connect(s).grantRole(await c.w.registry.TASK_MANAGER_ROLE(), c.w.stranger.address),
+  },
+  {
+    fn: "NodeRegistry.revokeRole",
+    scenario: "TASK_MANAGER_ROLE, from the task manager: nobody may",
+    allowed: [],
+    denied: "AccessControlUnauthorizedAccount",
+    setup: none,
+    call: async (c, s) => c.w.registry.connect(s).revokeRole(await c.w.registry.TASK_MANAGER_ROLE(), c.w.tm),
+  },
   // ------------------------------------------------------------------ RelayRoots
   {
     fn: "RelayRoots.postRoot",

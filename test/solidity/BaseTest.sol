@@ -59,6 +59,11 @@ abstract contract BaseTest is Test {
     /// @dev A valid Baby Jubjub key for nodes and apps: the subgroup generator Base8 (= 1 · Base8).
     uint256 internal constant BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
     uint256 internal constant BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+    /// @dev The subgroup witness of (BJJ_X, BJJ_Y): R = [8⁻¹ mod ℓ]·Base8, so [8]R = Base8 (DESIGN §13.4).
+    uint256 internal constant BJJ_WITNESS_X =
+        14983708237372537934307712296172313237814584764465642185306010953083014944823;
+    uint256 internal constant BJJ_WITNESS_Y =
+        2997955667916190954169357132153638145915367433663202014407885436612035056202;
     /// @dev The Baby Jubjub field modulus (the BN254 scalar field).
     uint256 internal constant BJJ_FIELD = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     uint256 internal constant NODE_COUNT = 8;
@@ -100,6 +105,8 @@ abstract contract BaseTest is Test {
         registry.setTaskManager(address(tm));
         relayRoots.grantRole(relayRoots.RELAY_ROLE(), relay);
         vm.stopPrank();
+        // The apps' key, checked once (DESIGN §13.4).
+        tm.registerAppKey(_bjjKey(), _bjjWitness());
 
         for (uint256 i = 0; i < APP_COUNT; ++i) {
             address app = _appOf(_vrfKey(i));
@@ -184,6 +191,29 @@ abstract contract BaseTest is Test {
         return [BJJ_X, BJJ_Y];
     }
 
+    /// @dev The witness R with [8]R = `_bjjKey()`, for `join` and `registerAppKey`.
+    function _bjjWitness() internal pure returns (uint256[2] memory) {
+        return [BJJ_WITNESS_X, BJJ_WITNESS_Y];
+    }
+
+    /// @dev Three distinct subgroup keys with their witnesses: Base8, −Base8 and [2]Base8.
+    function _distinctKeyAndWitness(
+        uint256 i
+    ) internal pure returns (uint256[2] memory key, uint256[2] memory witness) {
+        if (i == 0) return ([BJJ_X, BJJ_Y], [BJJ_WITNESS_X, BJJ_WITNESS_Y]);
+        if (i == 1) return ([BJJ_FIELD - BJJ_X, BJJ_Y], [BJJ_FIELD - BJJ_WITNESS_X, BJJ_WITNESS_Y]);
+        return (
+            [
+                10031262171927540148667355526369034398030886437092045105752248699557385197826,
+                633281375905621697187330766174974863687049529291089048651929454608812697683
+            ],
+            [
+                203990482483156675068230835703292031633502506535406124252709076945833048267,
+                1048358829829221351727397162013352281514141022385127976075550477634089632625
+            ]
+        );
+    }
+
     /// @dev Joins with the defaults: RTX 4090, 24 GB, v2.5.0, SDXL held locally, the minimum stake.
     function _joinNode(address node) internal {
         _joinNode(node, MINIMUM_STAKE);
@@ -195,7 +225,7 @@ abstract contract BaseTest is Test {
 
     function _joinNode(address node, uint256 stake, uint32[3] memory version) internal {
         vm.prank(node);
-        registry.join{value: stake}(GPU_4090, NODE_VRAM, version, _bjjKey(), _defaultModels());
+        registry.join{value: stake}(GPU_4090, NODE_VRAM, version, _bjjKey(), _bjjWitness(), _defaultModels());
     }
 
     function _status(address node) internal view returns (INodeRegistry.NodeStatus) {

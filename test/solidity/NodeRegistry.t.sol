@@ -6,6 +6,7 @@ import {INodeRegistry} from "../../contracts/interfaces/INodeRegistry.sol";
 import {IPullPayments} from "../../contracts/interfaces/IPullPayments.sol";
 import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
 import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
+import {Dispatch} from "../../contracts/libraries/Dispatch.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 contract NodeRegistryTest is BaseTest {
@@ -107,16 +108,25 @@ contract NodeRegistryTest is BaseTest {
     function test_join_revertsWhenVRAMZero() public {
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeInvalidProfile.selector, node));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, 0, _defaultVersion(), _bjjKey(), _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, 0, _defaultVersion(), _bjjKey(), _bjjWitness(), _defaultModels());
     }
 
     function test_join_revertsWhenPublicKeyZero() public {
-        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeInvalidProfile.selector, node));
+        uint256[2] memory key = [uint256(0), 0];
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, key));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), [uint256(0), 0], _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(
+            GPU_4090,
+            NODE_VRAM,
+            _defaultVersion(),
+            key,
+            _bjjWitness(),
+            _defaultModels()
+        );
     }
 
-    /// @dev Keys the circuits cannot use: off the curve, the points (0, ±1), coordinates outside the field.
+    /// @dev Keys the circuits cannot use: off the curve, the points (0, ±1), coordinates outside the field; each with
+    /// the witness of the real key, which cannot match.
     function test_join_revertsWhenPublicKeyUnusable() public {
         uint256[2][6] memory bad = [
             [uint256(1), 2],
@@ -127,21 +137,44 @@ contract NodeRegistryTest is BaseTest {
             [BJJ_X, BJJ_Y + BJJ_FIELD]
         ];
         for (uint256 i = 0; i < bad.length; ++i) {
-            vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeInvalidProfile.selector, node));
+            vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, bad[i]));
             vm.prank(node);
-            registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), bad[i], _defaultModels());
+            registry.join{value: MINIMUM_STAKE}(
+                GPU_4090,
+                NODE_VRAM,
+                _defaultVersion(),
+                bad[i],
+                _bjjWitness(),
+                _defaultModels()
+            );
         }
         assertEq(registry.nodeCount(), 0);
     }
 
-    /// @dev Another point of the curve than Base8 (its negation (-x, y)) is accepted and kept by `nodePublicKey`.
-    function test_join_acceptsAnyPointOnTheCurve() public {
-        uint256[2] memory key = [BJJ_FIELD - BJJ_X, BJJ_Y];
+    /// @dev Another key of the subgroup than Base8 (its negation (-x, y), witness (-Rx, Ry)) is accepted and kept by
+    /// `nodePublicKey`.
+    function test_join_acceptsAnotherSubgroupKey() public {
+        (uint256[2] memory key, uint256[2] memory witness) = _distinctKeyAndWitness(1);
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, _defaultModels());
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), key, witness, _defaultModels());
         assertEq(registry.nodePublicKey(node)[0], key[0]);
         assertEq(registry.nodePublicKey(node)[1], key[1]);
         assertEq(registry.getNode(node).publicKey[0], key[0]);
+    }
+
+    /// @dev A correct key with a witness R whose [8]R is another key is refused.
+    function test_join_revertsWhenWitnessIsNotTheKeysEighth() public {
+        (, uint256[2] memory otherWitness) = _distinctKeyAndWitness(2);
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeKeyNotInSubgroup.selector, node, _bjjKey()));
+        vm.prank(node);
+        registry.join{value: MINIMUM_STAKE}(
+            GPU_4090,
+            NODE_VRAM,
+            _defaultVersion(),
+            _bjjKey(),
+            otherWitness,
+            _defaultModels()
+        );
     }
 
     function test_join_takesQueuedTask() public {
@@ -153,15 +186,18 @@ contract NodeRegistryTest is BaseTest {
         assertEq(registry.availableNodeCount(), 0);
     }
 
-    function test_join_afterQuitStartsWithFreshQoS() public {
+    /// @dev DESIGN §13.3: quitting does not wipe a node's QoS history (its timeouts stay in its health and window).
+    function test_join_afterQuitKeepsQoSHistory() public {
         bytes32 id = _makeBusy(node);
-        _timeOut(id); // H ← 0.3
+        _timeOut(id); // H ← 0.3, a 0 in the window
         assertEq(registry.getNode(node).health, 3_000);
         vm.prank(node);
         registry.quit();
         _joinNode(node, 2 * MINIMUM_STAKE);
         INodeRegistry.NodeInfo memory info = registry.getNode(node);
-        assertEq(info.health, 10_000);
+        assertEq(info.health, 3_000, "health kept");
+        assertEq(info.scoreCount, 1, "the timeout's 0 kept");
+        assertEq(info.scoreSum, 0);
         assertEq(info.stake, 2 * MINIMUM_STAKE);
         assertEq(info.lastModelsHash, bytes32(0));
     }
@@ -417,8 +453,9 @@ contract NodeRegistryTest is BaseTest {
             assertEq(_selectedNode(id), nodes[1]);
             // Free it again for the next draw.
             _timeOut(id);
-            // Keep health high enough to stay selectable: rejoin resets QoS. A node that quits is forgotten with
-            // its models, so it reports the download again.
+            // Keep health high enough to stay selectable: it recovers with time (14 half-lives: fully). Then quit
+            // and join again: a node that quits is forgotten with its models, so it reports the download again.
+            vm.warp(block.timestamp + 14 * registry.HEALTH_HALF_LIFE());
             vm.prank(nodes[1]);
             registry.quit();
             assertFalse(registry.hasModel(nodes[1], MODEL_LLAMA));
@@ -466,9 +503,13 @@ contract NodeRegistryTest is BaseTest {
     function test_recordGroupScore_changesWeight() public {
         _joinNode(node, STAKE_CAP);
         uint256 fresh = registry.weightOf(node); // Q_long = 5
+        assertEq(fresh, uint256(1e18) / 3); // S = 1, Q = 0.5
         vm.prank(address(tm));
         registry.recordGroupScore(node, 10);
         assertGt(registry.weightOf(node), fresh);
+        // A partial window counts its missing scores as 5: Q_long = (10 + 49 · 5) / 50 = 5.1.
+        assertEq(registry.weightOf(node), Dispatch.staticWeight(STAKE_CAP, STAKE_CAP, 255, 50, 10_000));
+        _recordScores(node, 49, 10, 10);
         assertEq(registry.weightOf(node), 0.5e18); // S = 1, Q = 1
     }
 
@@ -503,9 +544,9 @@ contract NodeRegistryTest is BaseTest {
             bytes32 id = _createTask(apps[0], keccak256(abi.encode("g", i)), keccak256(abi.encode("n", i)));
             assertEq(_selectedNode(id), nodes[1]);
             _timeOut(id);
-            vm.prank(nodes[1]);
-            registry.quit();
-            _joinNode(nodes[1]);
+            // Health recovers with time (14 half-lives: fully).
+            vm.warp(block.timestamp + 14 * registry.HEALTH_HALF_LIFE());
+            registry.refreshHealth(nodes[1]);
         }
     }
 
@@ -530,9 +571,11 @@ contract NodeRegistryTest is BaseTest {
         assertEq(registry.withdrawable(node), MINIMUM_STAKE);
         assertEq(registry.nodeCount(), 0);
         assertEq(address(registry).balance, registry.totalStaked() + registry.totalWithdrawable());
-        // It may join again, with fresh QoS.
+        // It may join again, with its history: the window is still full and its mean below 2 (the timeout's 0
+        // replaced the oldest 0), so the next fault kicks it out again.
         _joinNode(node);
-        assertEq(registry.getNode(node).scoreCount, 0);
+        assertEq(registry.getNode(node).scoreCount, 50);
+        assertEq(registry.getNode(node).scoreSum, 25);
         assertEq(_selectedNode(queued), node);
     }
 
@@ -552,7 +595,7 @@ contract NodeRegistryTest is BaseTest {
         for (uint256 i = 0; i < models.length; ++i) models[i] = keccak256(abi.encode("model", i));
         vm.expectRevert(abi.encodeWithSelector(INodeRegistry.NodeTooManyModels.selector, node, max + 1, max));
         vm.prank(node);
-        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), models);
+        registry.join{value: MINIMUM_STAKE}(GPU_4090, NODE_VRAM, _defaultVersion(), _bjjKey(), _bjjWitness(), models);
     }
 
     function test_reportModelDownloaded_revertsWithTooManyModels() public {
@@ -717,6 +760,129 @@ contract NodeRegistryTest is BaseTest {
         assertEq(treasury.balance, before + MINIMUM_STAKE);
     }
 
+    // ---------------------------------------------------------------------------------------------------------
+    // QoS that can act (DESIGN §13.7, issue 11 item 8)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Regression (issue 11 item 8): a node that keeps timing out after the application uploaded its parameters
+    /// (the node's fault) used to stay in the network forever: timeouts never entered the score window, so the
+    /// kick-out (Q_long < 2 over 50 scores) could not trigger. Now each timeout is a 0 and the node is kicked out
+    /// after 50 of them, with its stake returned (not slashed). Between tasks its health recovers with time, so it
+    /// keeps being drawn (it is the only node).
+    function test_qos_nodeThatKeepsTimingOutIsKickedOut() public {
+        _joinNode(node);
+        uint256 rounds;
+        while (_status(node) != INodeRegistry.NodeStatus.Quit) {
+            assertLt(rounds, 50, "kicked out within one window");
+            bytes32 id = _createTask(apps[0], keccak256(abi.encode("g", rounds)), keccak256(abi.encode("n", rounds)));
+            assertEq(_selectedNode(id), node, "drawn again once recovered");
+            _uploadParameters(id);
+            if (rounds == 49) {
+                vm.expectEmit(true, false, false, true, address(registry));
+                emit INodeRegistry.NodeKickedOut(node, MINIMUM_STAKE);
+            }
+            _timeOut(id);
+            ++rounds;
+            if (_status(node) == INodeRegistry.NodeStatus.Quit) break;
+            assertEq(registry.getNode(node).scoreCount, rounds);
+            assertEq(registry.getNode(node).scoreSum, 0);
+            vm.warp(block.timestamp + 14 * registry.HEALTH_HALF_LIFE());
+            registry.refreshHealth(node);
+        }
+        assertEq(rounds, 50);
+        assertEq(registry.withdrawable(node), MINIMUM_STAKE, "stake returned, not slashed");
+        assertEq(registry.withdrawable(treasury), 0);
+        assertEq(registry.nodeCount(), 0);
+    }
+
+    /// @dev A single fault does not exclude a new node for good: the missing scores of its window count as 5.
+    function test_qos_oneTimeoutKeepsANewNodeDrawable() public {
+        _joinNode(node, STAKE_CAP);
+        bytes32 id = _createTask(apps[0], "g", "n");
+        _uploadParameters(id);
+        _timeOut(id); // H = 0.3, Q_long = (0 + 49 · 5) / 50 = 4.9
+        assertEq(registry.getNode(node).scoreCount, 1);
+        assertEq(registry.weightOf(node), Dispatch.staticWeight(STAKE_CAP, STAKE_CAP, 245, 50, 3_000));
+        assertGt(registry.drawWeightOf(node), 0);
+    }
+
+    /// @dev Health recovers with time: the deficit 1 − H halves every HEALTH_HALF_LIFE (lazily, from a timestamp).
+    function test_health_recoversAfterTheHalfLife() public {
+        bytes32 id = _makeBusy(node);
+        _uploadParameters(id);
+        _timeOut(id);
+        id = _createTask(apps[0], "g2", "n2");
+        _uploadParameters(id);
+        _timeOut(id); // H ≈ 0.3 · 0.3 (plus the little recovered between the two): excluded from selection
+        uint256 h0 = registry.getNode(node).health;
+        assertLt(h0, 1_000);
+        assertEq(registry.drawWeightOf(node), 0);
+        assertEq(registry.healthOf(node), h0, "no time passed");
+        uint256 deficit = 10_000 - h0;
+        uint256 halfLife = registry.HEALTH_HALF_LIFE();
+        vm.warp(block.timestamp + halfLife);
+        assertEq(registry.healthOf(node), 10_000 - deficit / 2, "one half-life: half the deficit");
+        vm.warp(block.timestamp + halfLife / 2);
+        // Linear between halvings: the deficit of one halving, less a quarter of it.
+        assertEq(registry.healthOf(node), 10_000 - (deficit / 2 - deficit / 2 / 4));
+        vm.warp(block.timestamp + halfLife / 2);
+        assertEq(registry.healthOf(node), 10_000 - deficit / 4, "two half-lives: a quarter");
+        // Nothing was written: selection still sees the stored value until the node is refreshed.
+        assertEq(registry.getNode(node).health, h0);
+        registry.refreshHealth(node);
+        assertEq(registry.getNode(node).health, 10_000 - deficit / 4);
+        assertGt(registry.drawWeightOf(node), 0, "drawable again");
+        vm.warp(block.timestamp + 14 * halfLife);
+        assertEq(registry.healthOf(node), uint256(10_000));
+    }
+
+    function test_refreshHealth_revertsWhenNotJoined() public {
+        _expectInvalidStatus(node, INodeRegistry.NodeStatus.Quit);
+        registry.refreshHealth(node);
+    }
+
+    /// @dev A slash is a 0 in the window, and the window stays with the address when it joins again.
+    function test_slash_entersAZeroThatStaysAcrossRejoin() public {
+        bytes32 id = _makeBusy(node);
+        _recordScores(node, 3, 10, 10);
+        vm.prank(address(tm));
+        registry.slash(node, id);
+        assertEq(registry.getNode(node).scoreCount, 4);
+        assertEq(registry.getNode(node).scoreSum, 30);
+        _joinNode(node);
+        assertEq(registry.getNode(node).scoreCount, 4, "history kept across re-join");
+        assertEq(registry.getNode(node).scoreSum, 30);
+    }
+
+    /// @dev Quitting to shed a bad window does not work: a node one fault from the kick-out that quits is kicked out
+    /// by that fault, and when it joins again its window (fifty 0s) gives it no weight, so it is never drawn.
+    function test_qos_quitAndRejoinDoesNotResetTheWindow() public {
+        bytes32 id = _makeBusy(node);
+        _recordScores(node, 49, 0, 0);
+        _uploadParameters(id);
+        vm.prank(node);
+        registry.quit(); // PendingQuit
+        vm.expectEmit(true, false, false, true, address(registry));
+        emit INodeRegistry.NodeKickedOut(node, MINIMUM_STAKE);
+        _timeOut(id); // the 50th score, a 0
+        assertEq(registry.getNode(node).scoreCount, 50);
+        _assertStatus(node, INodeRegistry.NodeStatus.Quit);
+        vm.warp(block.timestamp + 14 * registry.HEALTH_HALF_LIFE());
+        _joinNode(node);
+        _joinNode(nodes[1]);
+        assertEq(registry.getNode(node).scoreCount, 50);
+        assertEq(registry.getNode(node).scoreSum, 0);
+        assertEq(registry.getNode(node).health, 10_000, "health recovered meanwhile");
+        assertEq(registry.drawWeightOf(node), 0, "no weight with Q_long = 0");
+        for (uint256 i = 0; i < 4; ++i) {
+            id = _createTask(apps[0], keccak256(abi.encode("g", i)), keccak256(abi.encode("n", i)));
+            assertEq(_selectedNode(id), nodes[1]);
+            _timeOut(id);
+            vm.warp(block.timestamp + 14 * registry.HEALTH_HALF_LIFE());
+            registry.refreshHealth(nodes[1]);
+        }
+    }
+
     function test_slash_revertsWhenAvailable() public {
         _joinNode(node);
         _expectInvalidStatus(node, INodeRegistry.NodeStatus.Available);
@@ -755,7 +921,7 @@ contract NodeRegistryTest is BaseTest {
 
         config = _registryConfig();
         config.treasury = address(0);
-        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.RegistryConfigInvalid.selector));
+        vm.expectRevert(abi.encodeWithSelector(INodeRegistry.RegistryTreasuryFixed.selector, treasury, address(0)));
         vm.prank(admin);
         registry.setConfig(config);
 

@@ -71,7 +71,7 @@ contract SelectionTest is BaseTest {
         node = makeAddr(string.concat("pool-", vm.toString(i)));
         vm.deal(node, stake);
         vm.prank(node);
-        registry.join{value: stake}(GPU_4090, vram, version, _bjjKey(), models);
+        registry.join{value: stake}(GPU_4090, vram, version, _bjjKey(), _bjjWitness(), models);
         pool.push(node);
     }
 
@@ -191,7 +191,14 @@ contract SelectionTest is BaseTest {
         address a100 = makeAddr("a100");
         vm.deal(a100, MINIMUM_STAKE);
         vm.prank(a100);
-        registry.join{value: MINIMUM_STAKE}("NVIDIA A100", 80, _defaultVersion(), _bjjKey(), new bytes32[](0));
+        registry.join{value: MINIMUM_STAKE}(
+            "NVIDIA A100",
+            80,
+            _defaultVersion(),
+            _bjjKey(),
+            _bjjWitness(),
+            new bytes32[](0)
+        );
         INodeRegistry.TaskRequirements memory req;
         req.version = [uint32(2), 0, 0];
         req.requiredGPU = keccak256("NVIDIA A100");

@@ -51,6 +51,10 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     /// @dev A valid Baby Jubjub key (Base8) for nodes and apps.
     uint256 internal constant BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
     uint256 internal constant BJJ_Y = 16950150798460657717958625567821834550301663161624707787222815936182638968203;
+    uint256 internal constant BJJ_WITNESS_X =
+        14983708237372537934307712296172313237814584764465642185306010953083014944823;
+    uint256 internal constant BJJ_WITNESS_Y =
+        2997955667916190954169357132153638145915367433663202014407885436612035056202;
     /// @dev An all-zero Groth16 proof; the verifiers are mocked to accept it.
     ITaskManager.Groth16Proof internal _noProof;
 
@@ -251,6 +255,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
                 big ? 80 : 24,
                 version,
                 [BJJ_X, BJJ_Y],
+                [BJJ_WITNESS_X, BJJ_WITNESS_Y],
                 models
             )
         {

@@ -6,6 +6,7 @@ import { gpuId, modelId, newTaskIdentity, taskIDCommitment } from "../../src/cry
 import { BlobBatch, verifyInclusion } from "../../src/crypto/merkle.js";
 import { hammingDistance64, isWellFormedScore, perturbScore, scoresMatch } from "../../src/crypto/simhash.js";
 import { TaskType } from "../../src/types.js";
+import { subgroupWitness } from "../../src/crypto/babyjub.js";
 
 describe("unit: crypto helpers (TypeScript against the contracts)", function () {
   let net: Network;
@@ -29,7 +30,7 @@ describe("unit: crypto helpers (TypeScript against the contracts)", function () 
       expect(modelId("stabilityai/sdxl-turbo")).to.equal(keccak256(toUtf8Bytes("stabilityai/sdxl-turbo")));
       const [node] = net.nodes;
       const key = bjjKeyOf(node.address).publicKey;
-      await net.registry.connect(node).join("NVIDIA GeForce RTX 4090", 24, [2, 5, 0], key, [], {
+      await net.registry.connect(node).join("NVIDIA GeForce RTX 4090", 24, [2, 5, 0], key, subgroupWitness(key), [], {
         value: ethers.parseEther("400"),
       });
       expect((await net.registry.getNode(node.address)).gpuID).to.equal(gpuId("NVIDIA GeForce RTX 4090"));
