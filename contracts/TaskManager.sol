@@ -10,6 +10,7 @@ import {IParamsConsistencyVerifier, IResultAvailabilityVerifier} from "./interfa
 import {BabyJubjub} from "./libraries/BabyJubjub.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {SimHash} from "./libraries/SimHash.sol";
+import {Task, TaskRules} from "./libraries/TaskRules.sol";
 import {PullPayments} from "./PullPayments.sol";
 import {TaskQueue} from "./TaskQueue.sol";
 import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
@@ -19,32 +20,6 @@ import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
 /// group validation, result upload, deadlines, fee escrow and settlement.
 /// @dev The queue (DESIGN §10, O(log q)) lives in a `TaskQueue` this contract deploys and owns.
 contract TaskManager is ITaskManager, AccessControl, PullPayments {
-    struct Task {
-        // slot 0
-        address creator;
-        TaskType taskType;
-        TaskStatus status;
-        TaskAbortReason abortReason;
-        TaskError error;
-        uint8 qosScore;
-        uint48 sequence;
-        // slot 1
-        address selectedNode;
-        uint48 validatedAt;
-        uint48 scoreSequence;
-        // slot 2
-        uint96 fee;
-        uint48 createdAt;
-        uint48 startedAt;
-        uint48 scoreReadyAt;
-        bytes32 nonce;
-        bytes32 samplingSeed;
-        bytes32 paramsHash;
-        bytes32 resultHash;
-        uint256[2] appPublicKey;
-        bytes score;
-    }
-
     /// @dev For each target state (16 bits at offset 16·to), the set of states it may be entered from (bit i =
     /// state i). One table for every transition (DESIGN §2); `_setStatus` is the only writer of `Task.status`.
     uint256 private constant _ALLOWED_FROM =
@@ -60,11 +35,6 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             (uint256(0x7F) << (16 * uint8(TaskStatus.EndAborted))) | // every non-final state (0..6)
             (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.EndGroupRefund))) |
             (uint256(1 << uint8(TaskStatus.GroupValidated)) << (16 * uint8(TaskStatus.EndGroupSuccess)));
-
-    /// @dev QoS task scores by submission speed within a group (DESIGN §5).
-    uint8 private constant _QOS_FIRST = 10;
-    uint8 private constant _QOS_SECOND = 5;
-    uint8 private constant _QOS_THIRD = 2;
 
     /// @notice The node registry.
     INodeRegistry public immutable REGISTRY;
@@ -258,7 +228,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         uint256 paramsHash
     ) external {
         bytes32[3] memory ids = [taskIDCommitment1, taskIDCommitment2, taskIDCommitment3];
-        _checkGroup(ids, taskGUID);
+        TaskRules.check(_tasks, ids, taskGUID);
         Task storage original = _tasks[ids[0]];
         uint256 number = _samplingNumber(ids[0], original, proof);
         if (number % _config.samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
@@ -528,109 +498,22 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     // Internals: group validation (DESIGN §5)
     // =============================================================================================================
 
-    function _checkGroup(bytes32[3] memory ids, bytes32 taskGUID) private view {
-        if (ids[0] == ids[1] || ids[0] == ids[2]) revert TaskGroupDuplicateMember(ids[0]);
-        if (ids[1] == ids[2]) revert TaskGroupDuplicateMember(ids[1]);
-        Task storage original = _getTask(ids[0]);
-        _onlyCreator(ids[0], original);
-        for (uint256 i = 0; i < 3; ++i) {
-            Task storage member = _getTask(ids[i]);
-            if (member.creator != original.creator) {
-                revert TaskGroupCreatorMismatch(ids[i], member.creator, original.creator);
-            }
-            if (keccak256(abi.encodePacked(taskGUID, member.nonce)) != ids[i]) {
-                revert TaskGroupCommitmentMismatch(ids[i], taskGUID);
-            }
-            if (i != 0 && member.sequence < original.sequence) revert TaskGroupNotOriginal(ids[0], ids[i]);
-            TaskStatus status = member.status;
-            if (
-                status != TaskStatus.ScoreReady && status != TaskStatus.ErrorReported && status != TaskStatus.EndAborted
-            ) revert TaskInvalidState(ids[i], status);
-        }
-    }
-
-    /// @dev Applies the outcome table. With three scores, the agreeing set is every member that matches another
-    /// (if A~B and B~C but not A~C, all three agree through B; the table's rows are the cases where matching is
-    /// transitive). The agreeing member created first is GroupValidated, the others EndGroupRefund.
+    /// @dev Applies `TaskRules.plan`: the validated member and its agreeing peers first, then the peers' nodes are
+    /// scored and freed, then the odd members are invalidated or aborted, in argument order.
     function _settleGroup(bytes32[3] memory ids) private {
-        bool[3] memory scored;
-        bool[3] memory errored;
-        uint256 scoredCount;
-        uint256 errorCount;
-        for (uint256 i = 0; i < 3; ++i) {
-            TaskStatus status = _tasks[ids[i]].status;
-            scored[i] = status == TaskStatus.ScoreReady;
-            errored[i] = status == TaskStatus.ErrorReported;
-            if (scored[i]) ++scoredCount;
-            if (errored[i]) ++errorCount;
-        }
-
-        bool[3] memory agrees;
-        uint256 agreeCount;
-        if (scoredCount >= 2) {
-            for (uint256 i = 0; i < 3; ++i) {
-                for (uint256 j = i + 1; j < 3; ++j) {
-                    if (scored[i] && scored[j] && _match(ids[i], ids[j])) {
-                        agrees[i] = true;
-                        agrees[j] = true;
-                    }
-                }
-            }
-            for (uint256 i = 0; i < 3; ++i) if (agrees[i]) ++agreeCount;
-        }
-
-        if (agreeCount >= 2) {
-            // AAA, AAB, AA+ER, AA+EA: the odd scored or erroring member is invalidated; aborted ones stay aborted.
-            _rewardAgreeing(ids, agrees);
-            for (uint256 i = 0; i < 3; ++i) {
-                if (!agrees[i] && (scored[i] || errored[i])) _invalidate(ids[i]);
-            }
-        } else if (scoredCount == 1 && errorCount == 2) {
-            // A,ER,ER: two nodes found the parameters unusable; the one that "ran" them is invalidated.
-            for (uint256 i = 0; i < 3; ++i) {
-                if (scored[i]) _invalidate(ids[i]);
-                else _abortMember(ids[i]);
-            }
-        } else {
-            // ABC, AB+ER, AB+EA, and every row with fewer than two usable results: nothing to pay for.
-            for (uint256 i = 0; i < 3; ++i) _abortMember(ids[i]);
-        }
-    }
-
-    function _match(bytes32 a, bytes32 b) private view returns (bool) {
-        Task storage ta = _tasks[a];
-        return SimHash.matches(ta.taskType == TaskType.LLM, ta.score, _tasks[b].score, _config.distanceThreshold);
-    }
-
-    /// @dev Ranks agreeing members by submission speed (score time minus start time, ties by submission order;
-    /// never by argument order, B3), records their QoS task scores, validates the first-created one and
-    /// refunds the others.
-    function _rewardAgreeing(bytes32[3] memory ids, bool[3] memory agrees) private {
-        uint8[3] memory qos;
-        uint8[3] memory ladder = [_QOS_FIRST, _QOS_SECOND, _QOS_THIRD];
-        for (uint256 i = 0; i < 3; ++i) {
-            if (!agrees[i]) continue;
-            uint256 rank;
-            for (uint256 j = 0; j < 3; ++j) {
-                if (j != i && agrees[j] && _faster(ids[j], ids[i])) ++rank;
-            }
-            qos[i] = ladder[rank];
-        }
-        // Argument 0 is the original and the earliest; otherwise the earliest agreeing member is validated.
+        (uint8[3] memory actions, uint8[3] memory qos) = TaskRules.plan(_tasks, ids, _config.distanceThreshold);
         uint256 winner = 3;
+        for (uint256 i = 0; i < 3; ++i) if (actions[i] == TaskRules.VALIDATE) winner = i;
         for (uint256 i = 0; i < 3; ++i) {
-            if (agrees[i] && (winner == 3 || _tasks[ids[i]].sequence < _tasks[ids[winner]].sequence)) winner = i;
-        }
-        for (uint256 i = 0; i < 3; ++i) {
-            if (!agrees[i]) continue;
             bytes32 id = ids[i];
             Task storage task = _tasks[id];
-            task.qosScore = qos[i];
-            if (i == winner) {
+            if (actions[i] == TaskRules.VALIDATE) {
+                task.qosScore = qos[i];
                 _setStatus(id, task, TaskStatus.GroupValidated);
                 task.validatedAt = uint48(block.timestamp);
                 emit TaskValidated(id, task.selectedNode);
-            } else {
+            } else if (actions[i] == TaskRules.GROUP_REFUND) {
+                task.qosScore = qos[i];
                 _groupPeers[ids[winner]].push(id);
                 _setStatus(id, task, TaskStatus.EndGroupRefund);
                 emit TaskEndGroupRefund(id, task.selectedNode);
@@ -639,19 +522,15 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         }
         // The validated member's node is scored when it uploads the result (a ResultUploadTimeout earns no score, B8).
         for (uint256 i = 0; i < 3; ++i) {
-            if (!agrees[i] || i == winner) continue;
+            if (actions[i] != TaskRules.GROUP_REFUND) continue;
             address node = _tasks[ids[i]].selectedNode;
             REGISTRY.recordGroupScore(node, qos[i]);
             _release(node, INodeRegistry.ReleaseOutcome.Success);
         }
-    }
-
-    function _faster(bytes32 a, bytes32 b) private view returns (bool) {
-        Task storage ta = _tasks[a];
-        Task storage tb = _tasks[b];
-        uint256 da = uint256(ta.scoreReadyAt) - ta.startedAt;
-        uint256 db = uint256(tb.scoreReadyAt) - tb.startedAt;
-        return da < db || (da == db && ta.scoreSequence < tb.scoreSequence);
+        for (uint256 i = 0; i < 3; ++i) {
+            if (actions[i] == TaskRules.INVALIDATE) _invalidate(ids[i]);
+            else if (actions[i] == TaskRules.ABORT) _abortMember(ids[i]);
+        }
     }
 
     function _invalidate(bytes32 id) private {
