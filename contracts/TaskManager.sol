@@ -56,7 +56,14 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     uint256 private _totalEscrowed;
     uint48 private _taskCount;
     uint48 private _scoreCount;
-    TaskConfig private _config;
+    /// @dev Every configuration ever set, by version (1, 2, ...): a task runs under the one in force when it was
+    /// created (DESIGN §13.6), named by `Task.configVersion`.
+    mapping(uint256 version => TaskConfig config) private _configs;
+    uint16 private _configVersion;
+    /// @dev The largest sibling window, and the largest queue + upload + execution + validation timeouts, of every
+    /// configuration set so far: they bound when a group can still be validated (`TaskRules.deadline`).
+    uint64 private _maxSiblingWindow;
+    uint64 private _maxSiblingLife;
 
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` (parameters).
     /// @param registry The node registry (wire it back with `NodeRegistry.setTaskManager`).
@@ -81,13 +88,21 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         PARAMS_VERIFIER = paramsVerifier;
         RESULT_VERIFIER = resultVerifier;
         QUEUE = new TaskQueue(address(this));
-        _setConfig(initialConfig);
+        // Version 1 (the same steps as `setConfig`, kept apart so the runtime code holds one copy).
+        _configVersion = 1;
+        (uint256 window, uint256 siblingLife) = TaskRules.storeConfig(_configs, 1, initialConfig);
+        _raiseSpan(window, siblingLife);
+        emit TaskConfigUpdated(initialConfig);
     }
 
-    /// @notice Replaces the parameters; they apply to every later call, including deadlines of existing tasks.
+    /// @notice Sets the parameters for tasks created from now on; existing tasks keep the ones they were created
+    /// under. Reverts with `TaskConfigInvalid`, `TaskConfigNoShowShareTooHigh` or `TaskConfigSiblingWindowTooShort`.
     /// @param newConfig The new parameters.
     function setConfig(TaskConfig calldata newConfig) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setConfig(newConfig);
+        uint16 version = ++_configVersion;
+        (uint256 window, uint256 siblingLife) = TaskRules.storeConfig(_configs, version, newConfig);
+        _raiseSpan(window, siblingLife);
+        emit TaskConfigUpdated(newConfig);
     }
 
     // =============================================================================================================
@@ -97,7 +112,11 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// @inheritdoc ITaskManager
     function createTask(TaskInput calldata input) external payable {
         bytes32 id = input.taskIDCommitment;
+        TaskConfig storage cfg = _configs[_configVersion];
         if (msg.value == 0) revert TaskFeeZero();
+        uint256 minimumFee = cfg.minimumFee[uint256(input.taskType)];
+        if (msg.value < minimumFee) revert TaskFeeBelowMinimum(msg.value, minimumFee);
+        if (input.taskSize == 0) revert TaskSizeZero(id);
         if (msg.value > type(uint96).max) revert TaskFeeTooHigh(msg.value);
         if (id == bytes32(0)) revert TaskCommitmentZero();
         if (_tasks[id].creator != address(0)) revert TaskAlreadyExists(id);
@@ -113,6 +132,8 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         task.sequence = ++_taskCount;
         task.fee = uint96(msg.value);
         task.createdAt = uint48(block.timestamp);
+        task.configVersion = _configVersion;
+        task.requirementsHash = _requirementsHash(input);
         task.nonce = input.nonce;
         bytes32 seed = keccak256(abi.encodePacked(block.prevrandao, id));
         task.samplingSeed = seed;
@@ -161,6 +182,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             revert TaskBlobNotInRoot(taskIDCommitment, paramsHash, root);
         }
         task.paramsHash = paramsHash;
+        task.uploadedAt = uint48(block.timestamp);
         emit TaskParametersUploaded(taskIDCommitment, paramsHash, task.selectedNode);
     }
 
@@ -203,7 +225,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             revert TaskInvalidState(taskIDCommitment, status);
         }
         uint256 number = _samplingNumber(taskIDCommitment, task, proof);
-        if (number % _config.samplingDivisor == 0) revert TaskSampled(taskIDCommitment, number);
+        if (number % _configs[task.configVersion].samplingDivisor == 0) revert TaskSampled(taskIDCommitment, number);
 
         if (status == TaskStatus.ScoreReady) {
             _setStatus(taskIDCommitment, task, TaskStatus.Validated);
@@ -228,10 +250,10 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         uint256 paramsHash
     ) external {
         bytes32[3] memory ids = [taskIDCommitment1, taskIDCommitment2, taskIDCommitment3];
-        TaskRules.check(_tasks, ids, taskGUID);
         Task storage original = _tasks[ids[0]];
+        TaskRules.check(_tasks, ids, taskGUID, _configs[original.configVersion].siblingWindow);
         uint256 number = _samplingNumber(ids[0], original, proof);
-        if (number % _config.samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
+        if (number % _configs[original.configVersion].samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
         _checkParamsProof(ids, paramsProof, paramsHash);
         _settleGroup(ids);
     }
@@ -273,12 +295,6 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     function abortTask(bytes32 taskIDCommitment) external {
         Task storage task = _getTask(taskIDCommitment);
         TaskStatus status = task.status;
-        if (status == TaskStatus.Queued && msg.sender == task.creator) {
-            QUEUE.remove(task.sequence);
-            _abort(taskIDCommitment, task, TaskAbortReason.CreatorCancelled);
-            _refund(taskIDCommitment, task);
-            return;
-        }
         uint256 deadline = _deadline(task);
         // Final states have no deadline (B2: the guard must actually reject them).
         if (deadline == 0) revert TaskInvalidState(taskIDCommitment, status);
@@ -289,7 +305,17 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             QUEUE.remove(task.sequence);
             _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
             _refund(taskIDCommitment, task);
-        } else if (status == TaskStatus.Started || status == TaskStatus.ParametersUploaded) {
+        } else if (status == TaskStatus.Started) {
+            // The application never uploaded the parameters: it pays the node `noShowShare` for the slot it held.
+            _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
+            _escrowOut(task);
+            uint256 share = (uint256(task.fee) * _configs[task.configVersion].noShowShare) / 10_000;
+            _creditFee(taskIDCommitment, node, share);
+            emit TaskFeeRefunded(taskIDCommitment, task.creator, task.fee - share);
+            _credit(task.creator, task.fee - share);
+            _release(node, INodeRegistry.ReleaseOutcome.Neutral);
+        } else if (status == TaskStatus.ParametersUploaded) {
+            // The node never answered in time after the upload.
             _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
             _refund(taskIDCommitment, task);
             _release(node, INodeRegistry.ReleaseOutcome.Timeout);
@@ -326,6 +352,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         info.scoreSequence = task.scoreSequence;
         info.createdAt = task.createdAt;
         info.startedAt = task.startedAt;
+        info.uploadedAt = task.uploadedAt;
         info.scoreReadyAt = task.scoreReadyAt;
         info.validatedAt = task.validatedAt;
         info.nonce = task.nonce;
@@ -348,7 +375,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     /// @inheritdoc ITaskManager
     function scoresMatch(TaskType taskType, bytes calldata a, bytes calldata b) external view returns (bool) {
-        return SimHash.matches(taskType == TaskType.LLM, a, b, _config.distanceThreshold);
+        return TaskRules.scoresMatch(taskType == TaskType.LLM, a, b, _configs[_configVersion].distanceThreshold);
     }
 
     /// @inheritdoc ITaskManager
@@ -363,14 +390,16 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     /// @inheritdoc ITaskManager
     function queueCapacity() public view returns (uint256) {
-        uint256 scaled = uint256(_config.queueSizeFactor) * REGISTRY.nodeCount();
-        return scaled > _config.minQueueCapacity ? scaled : _config.minQueueCapacity;
+        TaskConfig storage cfg = _configs[_configVersion];
+        uint256 scaled = uint256(cfg.queueSizeFactor) * REGISTRY.nodeCount();
+        return scaled > cfg.minQueueCapacity ? scaled : cfg.minQueueCapacity;
     }
 
     /// @inheritdoc ITaskManager
     function taskValue(TaskType taskType, uint256 taskSize, uint256 fee) public view returns (uint256) {
         uint256 kind = uint256(taskType);
-        return Dispatch.taskValue(fee, _config.overhead[kind], _config.unitTime[kind], taskSize);
+        TaskConfig storage cfg = _configs[_configVersion];
+        return Dispatch.taskValue(fee, cfg.overhead[kind], cfg.unitTime[kind], taskSize);
     }
 
     /// @inheritdoc ITaskManager
@@ -380,7 +409,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     /// @inheritdoc ITaskManager
     function config() external view returns (TaskConfig memory) {
-        return _config;
+        return _configs[_configVersion];
     }
 
     // =============================================================================================================
@@ -411,18 +440,25 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     }
 
     function _deadline(Task storage task) private view returns (uint256) {
-        TaskStatus status = task.status;
-        if (status == TaskStatus.Queued) return uint256(task.createdAt) + _config.queueTimeout;
-        if (status == TaskStatus.Started || status == TaskStatus.ParametersUploaded) {
-            return uint256(task.startedAt) + _config.executionTimeout;
-        }
-        if (status == TaskStatus.ScoreReady || status == TaskStatus.ErrorReported) {
-            return uint256(task.scoreReadyAt) + _config.validationTimeout;
-        }
-        if (status == TaskStatus.Validated || status == TaskStatus.GroupValidated) {
-            return uint256(task.validatedAt) + _config.resultUploadTimeout;
-        }
-        return 0;
+        return TaskRules.deadline(task, _configs[task.configVersion], uint256(_maxSiblingWindow) + _maxSiblingLife);
+    }
+
+    /// @dev The requirements a group's members share (DESIGN §13.2), truncated to 208 bits to share a slot.
+    function _requirementsHash(TaskInput calldata input) private pure returns (bytes26) {
+        return
+            bytes26(
+                keccak256(
+                    abi.encode(
+                        input.taskType,
+                        input.modelIDs,
+                        input.taskVersion,
+                        input.requiredGPU,
+                        input.requiredGPUVRAM,
+                        input.minimumVRAM,
+                        input.taskSize
+                    )
+                )
+            );
     }
 
     // =============================================================================================================
@@ -476,22 +512,13 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (!RESULT_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskResultProofInvalid(taskIDCommitment);
     }
 
+    /// @dev The creator's VRF output over the task's seed (`TaskRules.samplingNumber`).
     function _samplingNumber(
         bytes32 taskIDCommitment,
         Task storage task,
         ISamplingVerifier.VRFProof calldata proof
     ) private view returns (uint256) {
-        if (bytes32(proof.seed) != task.samplingSeed) {
-            revert TaskSamplingSeedMismatch(taskIDCommitment, task.samplingSeed, proof.seed);
-        }
-        // The VRF key must be the creator's own Ethereum key, so nobody else can answer for the application.
-        address keyOwner = address(uint160(uint256(keccak256(abi.encodePacked(proof.pk)))));
-        if (keyOwner != task.creator) revert TaskSamplingKeyNotCreator(taskIDCommitment, keyOwner, task.creator);
-        try SAMPLING_VERIFIER.samplingNumber(proof) returns (uint256 number) {
-            return number;
-        } catch {
-            revert TaskSamplingProofInvalid(taskIDCommitment);
-        }
+        return TaskRules.samplingNumber(task, taskIDCommitment, proof, SAMPLING_VERIFIER);
     }
 
     // =============================================================================================================
@@ -501,7 +528,12 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// @dev Applies `TaskRules.plan`: the validated member and its agreeing peers first, then the peers' nodes are
     /// scored and freed, then the odd members are invalidated or aborted, in argument order.
     function _settleGroup(bytes32[3] memory ids) private {
-        (uint8[3] memory actions, uint8[3] memory qos) = TaskRules.plan(_tasks, ids, _config.distanceThreshold);
+        (uint8[3] memory actions, uint8[3] memory qos) = TaskRules.plan(
+            _tasks,
+            ids,
+            _configs[_tasks[ids[0]].configVersion].distanceThreshold,
+            REGISTRY
+        );
         uint256 winner = 3;
         for (uint256 i = 0; i < 3; ++i) if (actions[i] == TaskRules.VALIDATE) winner = i;
         for (uint256 i = 0; i < 3; ++i) {
@@ -635,26 +667,12 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// @dev Hands the freed node the highest-value queued task it can serve (see `TaskQueue` for the groups).
     function _dispatchQueuedTo(address node) private {
         if (QUEUE.size() == 0) return;
-        (, uint16 health, bytes32 gpuID, uint64 vram, uint32[3] memory version) = REGISTRY.nodeProfile(node);
-        if (health < Dispatch.HEALTH_MIN) return;
-        (bytes32 id, bytes32 modelsHash) = QUEUE.popFor(gpuID, vram, version);
-        if (id == bytes32(0)) return;
-        REGISTRY.startNode(node, modelsHash);
-        _start(id, _tasks[id], node);
+        bytes32 id = TaskRules.popQueuedFor(QUEUE, REGISTRY, node);
+        if (id != bytes32(0)) _start(id, _tasks[id], node);
     }
 
-    function _setConfig(TaskConfig memory newConfig) private {
-        if (
-            newConfig.samplingDivisor == 0 ||
-            newConfig.distanceThreshold == 0 ||
-            newConfig.distanceThreshold > 64 ||
-            newConfig.minQueueCapacity == 0 ||
-            newConfig.queueTimeout == 0 ||
-            newConfig.executionTimeout == 0 ||
-            newConfig.validationTimeout == 0 ||
-            newConfig.resultUploadTimeout == 0
-        ) revert TaskConfigInvalid();
-        _config = newConfig;
-        emit TaskConfigUpdated(newConfig);
+    function _raiseSpan(uint256 window, uint256 siblingLife) private {
+        if (window > _maxSiblingWindow) _maxSiblingWindow = uint64(window);
+        if (siblingLife > _maxSiblingLife) _maxSiblingLife = uint64(siblingLife);
     }
 }

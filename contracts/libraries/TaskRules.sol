@@ -3,6 +3,10 @@ pragma solidity ^0.8.24;
 
 import {ITaskManager} from "../interfaces/ITaskManager.sol";
 import {ITaskTypes} from "../interfaces/ITaskTypes.sol";
+import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
+import {ISamplingVerifier} from "../interfaces/ISamplingVerifier.sol";
+import {ITaskQueue} from "../interfaces/ITaskQueue.sol";
+import {Dispatch} from "./Dispatch.sol";
 import {SimHash} from "./SimHash.sol";
 
 /// @notice A task as `TaskManager` stores it; shared with `TaskRules`, which reads it through a storage pointer.
@@ -24,6 +28,10 @@ struct Task {
     uint48 createdAt;
     uint48 startedAt;
     uint48 scoreReadyAt;
+    uint16 configVersion;
+    // slot 3
+    uint48 uploadedAt;
+    bytes26 requirementsHash;
     bytes32 nonce;
     bytes32 samplingSeed;
     bytes32 paramsHash;
@@ -55,7 +63,17 @@ library TaskRules {
     /// @param tasks The task manager's tasks.
     /// @param ids The original, then the two validation tasks.
     /// @param taskGUID The revealed GUID.
-    function check(mapping(bytes32 => Task) storage tasks, bytes32[3] memory ids, bytes32 taskGUID) external view {
+    /// @dev DESIGN §13.2: member k's nonce is keccak256(taskGUID, uint8(k)), so each GUID names exactly one
+    /// original and two validation tasks (an application cannot create spares to choose from), and a task belongs to
+    /// at most one group (its commitment fixes its GUID and k). Members share the original's requirements hash, and
+    /// the validation tasks were created after the original, within its sibling window.
+    /// @param siblingWindow The sibling window of the original's configuration.
+    function check(
+        mapping(bytes32 => Task) storage tasks,
+        bytes32[3] memory ids,
+        bytes32 taskGUID,
+        uint256 siblingWindow
+    ) external view {
         if (ids[0] == ids[1] || ids[0] == ids[2]) revert ITaskManager.TaskGroupDuplicateMember(ids[0]);
         if (ids[1] == ids[2]) revert ITaskManager.TaskGroupDuplicateMember(ids[1]);
         Task storage original = tasks[ids[0]];
@@ -71,7 +89,19 @@ library TaskRules {
             if (keccak256(abi.encodePacked(taskGUID, member.nonce)) != ids[i]) {
                 revert ITaskManager.TaskGroupCommitmentMismatch(ids[i], taskGUID);
             }
-            if (i != 0 && member.sequence < original.sequence) revert ITaskManager.TaskGroupNotOriginal(ids[0], ids[i]);
+            if (member.nonce != keccak256(abi.encodePacked(taskGUID, uint8(i)))) {
+                revert ITaskManager.TaskGroupNonceMismatch(ids[i], uint8(i));
+            }
+            if (i != 0) {
+                if (member.sequence < original.sequence) revert ITaskManager.TaskGroupNotOriginal(ids[0], ids[i]);
+                if (member.requirementsHash != original.requirementsHash) {
+                    revert ITaskManager.TaskGroupRequirementsMismatch(ids[i], ids[0]);
+                }
+                uint256 windowEnd = uint256(original.createdAt) + siblingWindow;
+                if (member.createdAt > windowEnd) {
+                    revert ITaskManager.TaskGroupOutsideWindow(ids[i], member.createdAt, windowEnd);
+                }
+            }
             ITaskTypes.TaskStatus status = member.status;
             if (
                 status != ITaskTypes.TaskStatus.ScoreReady &&
@@ -88,12 +118,14 @@ library TaskRules {
     /// @param tasks The task manager's tasks.
     /// @param ids The members, checked by `check`.
     /// @param distanceThreshold The image match threshold.
+    /// @param registry The node registry (GPU models of text members' nodes).
     /// @return actions Per member: KEEP, VALIDATE, GROUP_REFUND, INVALIDATE or ABORT.
     /// @return qos Per agreeing member, its QoS task score (10/5/2 by speed); 0 for the others.
     function plan(
         mapping(bytes32 => Task) storage tasks,
         bytes32[3] memory ids,
-        uint256 distanceThreshold
+        uint256 distanceThreshold,
+        INodeRegistry registry
     ) external view returns (uint8[3] memory actions, uint8[3] memory qos) {
         bool[3] memory scored;
         bool[3] memory errored;
@@ -120,8 +152,15 @@ library TaskRules {
                     // Argument 0 is the original and the earliest; otherwise the earliest agreeing member.
                     if (winner == 3 || tasks[ids[i]].sequence < tasks[ids[winner]].sequence) winner = i;
                     actions[i] = GROUP_REFUND;
-                } else if (scored[i] || errored[i]) {
+                } else if (errored[i]) {
                     actions[i] = INVALIDATE;
+                } else if (scored[i]) {
+                    // Text is compared exactly, and exact output depends on the GPU model: the odd text member is
+                    // slashed only when its node has the agreeing nodes' GPU model; else it is aborted unpaid.
+                    actions[i] =
+                        tasks[ids[0]].taskType != ITaskTypes.TaskType.LLM || _sameGPU(tasks, ids, agrees, i, registry)
+                            ? INVALIDATE
+                            : ABORT;
                 }
             }
             actions[winner] = VALIDATE;
@@ -157,7 +196,7 @@ library TaskRules {
         for (uint256 i = 0; i < 3; ++i) if (agrees[i]) ++agreeCount;
     }
 
-    /// @dev 10/5/2 by submission speed (score time minus start time, ties by submission order; never by argument
+    /// @dev 10/5/2 by submission speed (score time minus upload time, ties by submission order; never by argument
     /// order, B3).
     function _speedScore(
         mapping(bytes32 => Task) storage tasks,
@@ -177,9 +216,144 @@ library TaskRules {
                     : _QOS_THIRD;
     }
 
+    /// @dev Whether member `odd`'s node has the GPU model of every agreeing member's node. Members that are
+    /// ScoreReady hold their node Busy, so the profiles are those the tasks ran on.
+    function _sameGPU(
+        mapping(bytes32 => Task) storage tasks,
+        bytes32[3] memory ids,
+        bool[3] memory agrees,
+        uint256 odd,
+        INodeRegistry registry
+    ) private view returns (bool) {
+        (, , bytes32 gpu, , ) = registry.nodeProfile(tasks[ids[odd]].selectedNode);
+        for (uint256 j = 0; j < 3; ++j) {
+            if (!agrees[j]) continue;
+            (, , bytes32 other, , ) = registry.nodeProfile(tasks[ids[j]].selectedNode);
+            if (other != gpu) return false;
+        }
+        return true;
+    }
+
+    /// @dev Speed is measured from the parameter upload (DESIGN §13.7): before it, the application decides.
     function _faster(Task storage ta, Task storage tb) private view returns (bool) {
-        uint256 da = uint256(ta.scoreReadyAt) - ta.startedAt;
-        uint256 db = uint256(tb.scoreReadyAt) - tb.startedAt;
+        uint256 da = uint256(ta.scoreReadyAt) - ta.uploadedAt;
+        uint256 db = uint256(tb.scoreReadyAt) - tb.uploadedAt;
         return da < db || (da == db && ta.scoreSequence < tb.scoreSequence);
+    }
+
+    /// @notice When `task`'s current stage may be ended by anyone (0 for final states); DESIGN §13.3.
+    /// @param task The task.
+    /// @param cfg The configuration the task was created under.
+    /// @param groupSpan The largest sibling window plus the largest queue + upload + execution + validation timeouts
+    /// of every configuration set so far.
+    /// @return The deadline.
+    function deadline(
+        Task storage task,
+        ITaskManager.TaskConfig storage cfg,
+        uint256 groupSpan
+    ) external view returns (uint256) {
+        ITaskTypes.TaskStatus status = task.status;
+        if (status == ITaskTypes.TaskStatus.Queued) return uint256(task.createdAt) + cfg.queueTimeout;
+        if (status == ITaskTypes.TaskStatus.Started) return uint256(task.startedAt) + cfg.uploadTimeout;
+        if (status == ITaskTypes.TaskStatus.ParametersUploaded) return uint256(task.uploadedAt) + cfg.executionTimeout;
+        if (status == ITaskTypes.TaskStatus.ScoreReady || status == ITaskTypes.TaskStatus.ErrorReported) {
+            // The latest moment the task's group could be validated: the task may be an original whose siblings are
+            // created at the end of its window, or a sibling created late; each sibling may queue, wait for its
+            // parameters and run under the largest configuration set so far, then the app has validationTimeout.
+            // Since siblingWindow >= queue + upload + execution, this is also after the task's own score +
+            // validationTimeout.
+            return uint256(task.createdAt) + groupSpan;
+        }
+        if (status == ITaskTypes.TaskStatus.Validated || status == ITaskTypes.TaskStatus.GroupValidated) {
+            return uint256(task.validatedAt) + cfg.resultUploadTimeout;
+        }
+        return 0;
+    }
+
+    /// @notice Checks `c` and stores it as configuration `version`; returns the two terms of its group span.
+    /// @param configs The task manager's configurations.
+    /// @param version The new version.
+    /// @param c The parameters.
+    /// @return window The sibling window.
+    /// @return siblingLife queue + upload + execution + validation timeouts.
+    function storeConfig(
+        mapping(uint256 => ITaskManager.TaskConfig) storage configs,
+        uint256 version,
+        ITaskManager.TaskConfig calldata c
+    ) external returns (uint256 window, uint256 siblingLife) {
+        if (
+            c.samplingDivisor == 0 ||
+            c.distanceThreshold == 0 ||
+            c.distanceThreshold > 64 ||
+            c.minQueueCapacity == 0 ||
+            c.queueTimeout == 0 ||
+            c.uploadTimeout == 0 ||
+            c.executionTimeout == 0 ||
+            c.validationTimeout == 0 ||
+            c.resultUploadTimeout == 0
+        ) revert ITaskManager.TaskConfigInvalid();
+        if (c.noShowShare > 10_000) revert ITaskManager.TaskConfigNoShowShareTooHigh(c.noShowShare);
+        uint256 latestScore = uint256(c.queueTimeout) + c.uploadTimeout + c.executionTimeout;
+        if (c.siblingWindow < latestScore) {
+            revert ITaskManager.TaskConfigSiblingWindowTooShort(c.siblingWindow, latestScore);
+        }
+        configs[version] = c;
+        return (c.siblingWindow, latestScore + c.validationTimeout);
+    }
+
+    /// @notice The creator's VRF output over the task's sampling seed.
+    /// @dev Reverts `TaskSamplingSeedMismatch`, `TaskSamplingKeyNotCreator` or `TaskSamplingProofInvalid`.
+    /// @param task The task.
+    /// @param taskIDCommitment Its commitment (for the errors).
+    /// @param proof The VRF proof.
+    /// @param verifier The VRF verifier.
+    /// @return The sampling number.
+    function samplingNumber(
+        Task storage task,
+        bytes32 taskIDCommitment,
+        ISamplingVerifier.VRFProof calldata proof,
+        ISamplingVerifier verifier
+    ) external view returns (uint256) {
+        if (bytes32(proof.seed) != task.samplingSeed) {
+            revert ITaskManager.TaskSamplingSeedMismatch(taskIDCommitment, task.samplingSeed, proof.seed);
+        }
+        // The VRF key must be the creator's own Ethereum key, so nobody else can answer for the application.
+        address keyOwner = address(uint160(uint256(keccak256(abi.encodePacked(proof.pk)))));
+        if (keyOwner != task.creator) {
+            revert ITaskManager.TaskSamplingKeyNotCreator(taskIDCommitment, keyOwner, task.creator);
+        }
+        try verifier.samplingNumber(proof) returns (uint256 number) {
+            return number;
+        } catch {
+            revert ITaskManager.TaskSamplingProofInvalid(taskIDCommitment);
+        }
+    }
+
+    /// @notice Whether two scores match (`SimHash.matches`).
+    /// @param isText Text (exact) or image (per-block Hamming distance).
+    /// @param a A score.
+    /// @param b Another score.
+    /// @param threshold The image threshold.
+    /// @return Whether they match.
+    function scoresMatch(
+        bool isText,
+        bytes calldata a,
+        bytes calldata b,
+        uint256 threshold
+    ) external pure returns (bool) {
+        return SimHash.matches(isText, a, b, threshold);
+    }
+
+    /// @notice Takes from the queue the highest-value task the freed `node` can serve, and marks the node Busy.
+    /// @param queue The task manager's queue.
+    /// @param registry The node registry.
+    /// @param node The freed node.
+    /// @return id The task to start on `node`, or zero (none it can serve, or its health is below the minimum).
+    function popQueuedFor(ITaskQueue queue, INodeRegistry registry, address node) external returns (bytes32 id) {
+        (, uint16 health, bytes32 gpuID, uint64 vram, uint32[3] memory version) = registry.nodeProfile(node);
+        if (health < Dispatch.HEALTH_MIN) return bytes32(0);
+        bytes32 modelsHash;
+        (id, modelsHash) = queue.popFor(gpuID, vram, version);
+        if (id != bytes32(0)) registry.startNode(node, modelsHash);
     }
 }

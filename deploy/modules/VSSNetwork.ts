@@ -39,6 +39,10 @@ export default buildModule("VSSNetwork", (m) => {
     minQueueCapacity: m.getParameter("minQueueCapacity", T.minQueueCapacity),
     overhead: m.getParameter("overhead", T.overhead),
     unitTime: m.getParameter("unitTime", T.unitTime),
+    uploadTimeout: m.getParameter("uploadTimeout", T.uploadTimeout),
+    siblingWindow: m.getParameter("siblingWindow", T.siblingWindow),
+    noShowShare: m.getParameter("noShowShare", T.noShowShare),
+    minimumFee: m.getParameter("minimumFee", T.minimumFee),
   };
 
   const samplingVerifier = m.contract("SamplingVerifier");
