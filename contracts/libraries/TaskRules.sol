@@ -152,15 +152,8 @@ library TaskRules {
                     // Argument 0 is the original and the earliest; otherwise the earliest agreeing member.
                     if (winner == 3 || tasks[ids[i]].sequence < tasks[ids[winner]].sequence) winner = i;
                     actions[i] = GROUP_REFUND;
-                } else if (errored[i]) {
-                    actions[i] = INVALIDATE;
-                } else if (scored[i]) {
-                    // Text is compared exactly, and exact output depends on the GPU model: the odd text member is
-                    // slashed only when its node has the agreeing nodes' GPU model; else it is aborted unpaid.
-                    actions[i] =
-                        tasks[ids[0]].taskType != ITaskTypes.TaskType.LLM || _sameGPU(tasks, ids, agrees, i, registry)
-                            ? INVALIDATE
-                            : ABORT;
+                } else if (errored[i] || scored[i]) {
+                    actions[i] = _oddMember(tasks, ids, agrees, i, registry);
                 }
             }
             actions[winner] = VALIDATE;
@@ -214,6 +207,21 @@ library TaskRules {
                 : rank == 1
                     ? _QOS_SECOND
                     : _QOS_THIRD;
+    }
+
+    /// @dev What the odd (scored or erroring, not agreeing) member becomes. Text is compared exactly, and exact output
+    /// depends on the GPU model: an odd text score is slashed only when its node has the agreeing nodes' GPU model,
+    /// else it is aborted unpaid. An error is a claim about the parameters, the same on every GPU: invalidated.
+    function _oddMember(
+        mapping(bytes32 => Task) storage tasks,
+        bytes32[3] memory ids,
+        bool[3] memory agrees,
+        uint256 odd,
+        INodeRegistry registry
+    ) private view returns (uint8) {
+        if (tasks[ids[odd]].status == ITaskTypes.TaskStatus.ErrorReported) return INVALIDATE;
+        if (tasks[ids[0]].taskType != ITaskTypes.TaskType.LLM) return INVALIDATE;
+        return _sameGPU(tasks, ids, agrees, odd, registry) ? INVALIDATE : ABORT;
     }
 
     /// @dev Whether member `odd`'s node has the GPU model of every agreeing member's node. Members that are

@@ -434,8 +434,10 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
         }
         expect(await tm.taskStatus(commitment)).to.equal(status);
       }
-      expect(await tm.withdrawable(node.address)).to.equal(FEE);
-      expect(await tm.withdrawable(app.address)).to.equal(FEE);
+      // The node: the done task's fee, plus noShowShare of the task the application never uploaded.
+      const noShow = (FEE * DEFAULT_TASK_PARAMETERS.noShowShare) / 10_000n;
+      expect(await tm.withdrawable(node.address)).to.equal(FEE + noShow);
+      expect(await tm.withdrawable(app.address)).to.equal(FEE - noShow);
       await expectSolvent(net);
     });
   });

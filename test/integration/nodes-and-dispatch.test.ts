@@ -115,6 +115,7 @@ describe("integration: nodes, dispatch and the queue", function () {
       // Two execution timeouts: H = 1 → 0.3 → 0.09.
       for (let i = 0; i < 2; i++) {
         const t = await createTask(net, net.apps[0]);
+        await uploadParameters(net, net.apps[0], t.commitment); // the node's timer (DESIGN §13.3)
         await networkHelpers.time.increase(TIMEOUTS.execution);
         await net.taskManager.connect(net.stranger).abortTask(t.commitment);
       }
