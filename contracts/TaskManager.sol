@@ -9,6 +9,7 @@ import {ISamplingVerifier} from "./interfaces/ISamplingVerifier.sol";
 import {IParamsConsistencyVerifier, IResultAvailabilityVerifier} from "./interfaces/IGroth16Verifiers.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {SimHash} from "./libraries/SimHash.sol";
+import {Task, TaskRules} from "./libraries/TaskRules.sol";
 import {PullPayments} from "./PullPayments.sol";
 import {TaskQueue} from "./TaskQueue.sol";
 import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
@@ -18,32 +19,6 @@ import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
 /// group validation, result upload, deadlines, fee escrow and settlement.
 /// @dev The queue (DESIGN §10, O(log q)) lives in a `TaskQueue` this contract deploys and owns.
 contract TaskManager is ITaskManager, AccessControl, PullPayments {
-    struct Task {
-        // slot 0
-        address creator;
-        TaskType taskType;
-        TaskStatus status;
-        TaskAbortReason abortReason;
-        TaskError error;
-        uint8 qosScore;
-        uint48 sequence;
-        // slot 1
-        address selectedNode;
-        uint48 validatedAt;
-        uint48 scoreSequence;
-        // slot 2
-        uint96 fee;
-        uint48 createdAt;
-        uint48 startedAt;
-        uint48 scoreReadyAt;
-        bytes32 nonce;
-        bytes32 samplingSeed;
-        bytes32 paramsHash;
-        bytes32 resultHash;
-        uint256[2] appPublicKey;
-        bytes score;
-    }
-
     /// @dev For each target state (16 bits at offset 16·to), the set of states it may be entered from (bit i =
     /// state i). One table for every transition (DESIGN §2); `_setStatus` is the only writer of `Task.status`.
     uint256 private constant _ALLOWED_FROM =
@@ -59,11 +34,6 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             (uint256(0x7F) << (16 * uint8(TaskStatus.EndAborted))) | // every non-final state (0..6)
             (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.EndGroupRefund))) |
             (uint256(1 << uint8(TaskStatus.GroupValidated)) << (16 * uint8(TaskStatus.EndGroupSuccess)));
-
-    /// @dev QoS task scores by submission speed within a group (DESIGN §5).
-    uint8 private constant _QOS_FIRST = 10;
-    uint8 private constant _QOS_SECOND = 5;
-    uint8 private constant _QOS_THIRD = 2;
 
     /// @notice The node registry.
     INodeRegistry public immutable REGISTRY;
@@ -87,7 +57,14 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     uint256 private _totalEscrowed;
     uint48 private _taskCount;
     uint48 private _scoreCount;
-    TaskConfig private _config;
+    /// @dev Every configuration ever set, by version (1, 2, ...): a task runs under the one in force when it was
+    /// created (DESIGN §13.6), named by `Task.configVersion`.
+    mapping(uint256 version => TaskConfig config) private _configs;
+    uint16 private _configVersion;
+    /// @dev The largest sibling window, and the largest queue + upload + execution + validation timeouts, of every
+    /// configuration set so far: they bound when a group can still be validated (`TaskRules.deadline`).
+    uint64 private _maxSiblingWindow;
+    uint64 private _maxSiblingLife;
 
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` (parameters).
     /// @param registry The node registry (wire it back with `NodeRegistry.setTaskManager`).
@@ -112,13 +89,21 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         PARAMS_VERIFIER = paramsVerifier;
         RESULT_VERIFIER = resultVerifier;
         QUEUE = new TaskQueue(address(this));
-        _setConfig(initialConfig);
+        // Version 1 (the same steps as `setConfig`, kept apart so the runtime code holds one copy).
+        _configVersion = 1;
+        (uint256 window, uint256 siblingLife) = TaskRules.storeConfig(_configs, 1, initialConfig);
+        _raiseSpan(window, siblingLife);
+        emit TaskConfigUpdated(initialConfig);
     }
 
-    /// @notice Replaces the parameters; they apply to every later call, including deadlines of existing tasks.
+    /// @notice Sets the parameters for tasks created from now on; existing tasks keep the ones they were created
+    /// under. Reverts with `TaskConfigInvalid`, `TaskConfigNoShowShareTooHigh` or `TaskConfigSiblingWindowTooShort`.
     /// @param newConfig The new parameters.
     function setConfig(TaskConfig calldata newConfig) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setConfig(newConfig);
+        uint16 version = ++_configVersion;
+        (uint256 window, uint256 siblingLife) = TaskRules.storeConfig(_configs, version, newConfig);
+        _raiseSpan(window, siblingLife);
+        emit TaskConfigUpdated(newConfig);
     }
 
     // =============================================================================================================
@@ -136,7 +121,11 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// @inheritdoc ITaskManager
     function createTask(TaskInput calldata input) external payable {
         bytes32 id = input.taskIDCommitment;
+        TaskConfig storage cfg = _configs[_configVersion];
         if (msg.value == 0) revert TaskFeeZero();
+        uint256 minimumFee = cfg.minimumFee[uint256(input.taskType)];
+        if (msg.value < minimumFee) revert TaskFeeBelowMinimum(msg.value, minimumFee);
+        if (input.taskSize == 0) revert TaskSizeZero(id);
         if (msg.value > type(uint96).max) revert TaskFeeTooHigh(msg.value);
         if (id == bytes32(0)) revert TaskCommitmentZero();
         if (_tasks[id].creator != address(0)) revert TaskAlreadyExists(id);
@@ -152,6 +141,8 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         task.sequence = ++_taskCount;
         task.fee = uint96(msg.value);
         task.createdAt = uint48(block.timestamp);
+        task.configVersion = _configVersion;
+        task.requirementsHash = _requirementsHash(input);
         task.nonce = input.nonce;
         bytes32 seed = keccak256(abi.encodePacked(block.prevrandao, id));
         task.samplingSeed = seed;
@@ -200,6 +191,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             revert TaskBlobNotInRoot(taskIDCommitment, paramsHash, root);
         }
         task.paramsHash = paramsHash;
+        task.uploadedAt = uint48(block.timestamp);
         emit TaskParametersUploaded(taskIDCommitment, paramsHash, task.selectedNode);
     }
 
@@ -261,7 +253,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             revert TaskInvalidState(taskIDCommitment, status);
         }
         uint256 number = _samplingNumber(taskIDCommitment, task, proof);
-        if (number % _config.samplingDivisor == 0) revert TaskSampled(taskIDCommitment, number);
+        if (number % _configs[task.configVersion].samplingDivisor == 0) revert TaskSampled(taskIDCommitment, number);
 
         if (status == TaskStatus.ScoreReady) {
             _setStatus(taskIDCommitment, task, TaskStatus.Validated);
@@ -285,10 +277,10 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         Groth16Proof calldata paramsProof
     ) external {
         bytes32[3] memory ids = [taskIDCommitment1, taskIDCommitment2, taskIDCommitment3];
-        _checkGroup(ids, taskGUID);
         Task storage original = _tasks[ids[0]];
+        TaskRules.check(_tasks, ids, taskGUID, _configs[original.configVersion].siblingWindow);
         uint256 number = _samplingNumber(ids[0], original, proof);
-        if (number % _config.samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
+        if (number % _configs[original.configVersion].samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
         _checkParamsProof(ids, paramsProof);
         _settleGroup(ids);
     }
@@ -330,12 +322,6 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     function abortTask(bytes32 taskIDCommitment) external {
         Task storage task = _getTask(taskIDCommitment);
         TaskStatus status = task.status;
-        if (status == TaskStatus.Queued && msg.sender == task.creator) {
-            QUEUE.remove(task.sequence);
-            _abort(taskIDCommitment, task, TaskAbortReason.CreatorCancelled);
-            _refund(taskIDCommitment, task);
-            return;
-        }
         uint256 deadline = _deadline(task);
         // Final states have no deadline (B2: the guard must actually reject them).
         if (deadline == 0) revert TaskInvalidState(taskIDCommitment, status);
@@ -346,7 +332,17 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             QUEUE.remove(task.sequence);
             _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
             _refund(taskIDCommitment, task);
-        } else if (status == TaskStatus.Started || status == TaskStatus.ParametersUploaded) {
+        } else if (status == TaskStatus.Started) {
+            // The application never uploaded the parameters: it pays the node `noShowShare` for the slot it held.
+            _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
+            _escrowOut(task);
+            uint256 share = (uint256(task.fee) * _configs[task.configVersion].noShowShare) / 10_000;
+            _creditFee(taskIDCommitment, node, share);
+            emit TaskFeeRefunded(taskIDCommitment, task.creator, task.fee - share);
+            _credit(task.creator, task.fee - share);
+            _release(node, INodeRegistry.ReleaseOutcome.Neutral);
+        } else if (status == TaskStatus.ParametersUploaded) {
+            // The node never answered in time after the upload.
             _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
             _refund(taskIDCommitment, task);
             _release(node, INodeRegistry.ReleaseOutcome.Timeout);
@@ -383,6 +379,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         info.scoreSequence = task.scoreSequence;
         info.createdAt = task.createdAt;
         info.startedAt = task.startedAt;
+        info.uploadedAt = task.uploadedAt;
         info.scoreReadyAt = task.scoreReadyAt;
         info.validatedAt = task.validatedAt;
         info.nonce = task.nonce;
@@ -405,7 +402,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     /// @inheritdoc ITaskManager
     function scoresMatch(TaskType taskType, bytes calldata a, bytes calldata b) external view returns (bool) {
-        return SimHash.matches(taskType == TaskType.LLM, a, b, _config.distanceThreshold);
+        return TaskRules.scoresMatch(taskType == TaskType.LLM, a, b, _configs[_configVersion].distanceThreshold);
     }
 
     /// @inheritdoc ITaskManager
@@ -420,14 +417,16 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     /// @inheritdoc ITaskManager
     function queueCapacity() public view returns (uint256) {
-        uint256 scaled = uint256(_config.queueSizeFactor) * REGISTRY.nodeCount();
-        return scaled > _config.minQueueCapacity ? scaled : _config.minQueueCapacity;
+        TaskConfig storage cfg = _configs[_configVersion];
+        uint256 scaled = uint256(cfg.queueSizeFactor) * REGISTRY.nodeCount();
+        return scaled > cfg.minQueueCapacity ? scaled : cfg.minQueueCapacity;
     }
 
     /// @inheritdoc ITaskManager
     function taskValue(TaskType taskType, uint256 taskSize, uint256 fee) public view returns (uint256) {
         uint256 kind = uint256(taskType);
-        return Dispatch.taskValue(fee, _config.overhead[kind], _config.unitTime[kind], taskSize);
+        TaskConfig storage cfg = _configs[_configVersion];
+        return Dispatch.taskValue(fee, cfg.overhead[kind], cfg.unitTime[kind], taskSize);
     }
 
     /// @inheritdoc ITaskManager
@@ -437,7 +436,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
 
     /// @inheritdoc ITaskManager
     function config() external view returns (TaskConfig memory) {
-        return _config;
+        return _configs[_configVersion];
     }
 
     // =============================================================================================================
@@ -468,18 +467,25 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     }
 
     function _deadline(Task storage task) private view returns (uint256) {
-        TaskStatus status = task.status;
-        if (status == TaskStatus.Queued) return uint256(task.createdAt) + _config.queueTimeout;
-        if (status == TaskStatus.Started || status == TaskStatus.ParametersUploaded) {
-            return uint256(task.startedAt) + _config.executionTimeout;
-        }
-        if (status == TaskStatus.ScoreReady || status == TaskStatus.ErrorReported) {
-            return uint256(task.scoreReadyAt) + _config.validationTimeout;
-        }
-        if (status == TaskStatus.Validated || status == TaskStatus.GroupValidated) {
-            return uint256(task.validatedAt) + _config.resultUploadTimeout;
-        }
-        return 0;
+        return TaskRules.deadline(task, _configs[task.configVersion], uint256(_maxSiblingWindow) + _maxSiblingLife);
+    }
+
+    /// @dev The requirements a group's members share (DESIGN §13.2), truncated to 208 bits to share a slot.
+    function _requirementsHash(TaskInput calldata input) private pure returns (bytes26) {
+        return
+            bytes26(
+                keccak256(
+                    abi.encode(
+                        input.taskType,
+                        input.modelIDs,
+                        input.taskVersion,
+                        input.requiredGPU,
+                        input.requiredGPUVRAM,
+                        input.minimumVRAM,
+                        input.taskSize
+                    )
+                )
+            );
     }
 
     // =============================================================================================================
@@ -540,131 +546,40 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (!RESULT_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskResultProofInvalid(taskIDCommitment);
     }
 
+    /// @dev The creator's VRF output over the task's seed (`TaskRules.samplingNumber`).
     function _samplingNumber(
         bytes32 taskIDCommitment,
         Task storage task,
         ISamplingVerifier.VRFProof calldata proof
     ) private view returns (uint256) {
-        if (bytes32(proof.seed) != task.samplingSeed) {
-            revert TaskSamplingSeedMismatch(taskIDCommitment, task.samplingSeed, proof.seed);
-        }
-        // The VRF key must be the creator's own Ethereum key, so nobody else can answer for the application.
-        address keyOwner = address(uint160(uint256(keccak256(abi.encodePacked(proof.pk)))));
-        if (keyOwner != task.creator) revert TaskSamplingKeyNotCreator(taskIDCommitment, keyOwner, task.creator);
-        try SAMPLING_VERIFIER.samplingNumber(proof) returns (uint256 number) {
-            return number;
-        } catch {
-            revert TaskSamplingProofInvalid(taskIDCommitment);
-        }
+        return TaskRules.samplingNumber(task, taskIDCommitment, proof, SAMPLING_VERIFIER);
     }
 
     // =============================================================================================================
     // Internals: group validation (DESIGN §5)
     // =============================================================================================================
 
-    function _checkGroup(bytes32[3] memory ids, bytes32 taskGUID) private view {
-        if (ids[0] == ids[1] || ids[0] == ids[2]) revert TaskGroupDuplicateMember(ids[0]);
-        if (ids[1] == ids[2]) revert TaskGroupDuplicateMember(ids[1]);
-        Task storage original = _getTask(ids[0]);
-        _onlyCreator(ids[0], original);
-        for (uint256 i = 0; i < 3; ++i) {
-            Task storage member = _getTask(ids[i]);
-            if (member.creator != original.creator) {
-                revert TaskGroupCreatorMismatch(ids[i], member.creator, original.creator);
-            }
-            if (keccak256(abi.encodePacked(taskGUID, member.nonce)) != ids[i]) {
-                revert TaskGroupCommitmentMismatch(ids[i], taskGUID);
-            }
-            if (i != 0 && member.sequence < original.sequence) revert TaskGroupNotOriginal(ids[0], ids[i]);
-            TaskStatus status = member.status;
-            if (
-                status != TaskStatus.ScoreReady && status != TaskStatus.ErrorReported && status != TaskStatus.EndAborted
-            ) revert TaskInvalidState(ids[i], status);
-        }
-    }
-
-    /// @dev Applies the outcome table. With three scores, the agreeing set is every member that matches another
-    /// (if A~B and B~C but not A~C, all three agree through B; the table's rows are the cases where matching is
-    /// transitive). The agreeing member created first is GroupValidated, the others EndGroupRefund.
+    /// @dev Applies `TaskRules.plan`: the validated member and its agreeing peers first, then the peers' nodes are
+    /// scored and freed, then the odd members are invalidated or aborted, in argument order.
     function _settleGroup(bytes32[3] memory ids) private {
-        bool[3] memory scored;
-        bool[3] memory errored;
-        uint256 scoredCount;
-        uint256 errorCount;
-        for (uint256 i = 0; i < 3; ++i) {
-            TaskStatus status = _tasks[ids[i]].status;
-            scored[i] = status == TaskStatus.ScoreReady;
-            errored[i] = status == TaskStatus.ErrorReported;
-            if (scored[i]) ++scoredCount;
-            if (errored[i]) ++errorCount;
-        }
-
-        bool[3] memory agrees;
-        uint256 agreeCount;
-        if (scoredCount >= 2) {
-            for (uint256 i = 0; i < 3; ++i) {
-                for (uint256 j = i + 1; j < 3; ++j) {
-                    if (scored[i] && scored[j] && _match(ids[i], ids[j])) {
-                        agrees[i] = true;
-                        agrees[j] = true;
-                    }
-                }
-            }
-            for (uint256 i = 0; i < 3; ++i) if (agrees[i]) ++agreeCount;
-        }
-
-        if (agreeCount >= 2) {
-            // AAA, AAB, AA+ER, AA+EA: the odd scored or erroring member is invalidated; aborted ones stay aborted.
-            _rewardAgreeing(ids, agrees);
-            for (uint256 i = 0; i < 3; ++i) {
-                if (!agrees[i] && (scored[i] || errored[i])) _invalidate(ids[i]);
-            }
-        } else if (scoredCount == 1 && errorCount == 2) {
-            // A,ER,ER: two nodes found the parameters unusable; the one that "ran" them is invalidated.
-            for (uint256 i = 0; i < 3; ++i) {
-                if (scored[i]) _invalidate(ids[i]);
-                else _abortMember(ids[i]);
-            }
-        } else {
-            // ABC, AB+ER, AB+EA, and every row with fewer than two usable results: nothing to pay for.
-            for (uint256 i = 0; i < 3; ++i) _abortMember(ids[i]);
-        }
-    }
-
-    function _match(bytes32 a, bytes32 b) private view returns (bool) {
-        Task storage ta = _tasks[a];
-        return SimHash.matches(ta.taskType == TaskType.LLM, ta.score, _tasks[b].score, _config.distanceThreshold);
-    }
-
-    /// @dev Ranks agreeing members by submission speed (score time minus start time, ties by submission order;
-    /// never by argument order, B3), records their QoS task scores, validates the first-created one and
-    /// refunds the others.
-    function _rewardAgreeing(bytes32[3] memory ids, bool[3] memory agrees) private {
-        uint8[3] memory qos;
-        uint8[3] memory ladder = [_QOS_FIRST, _QOS_SECOND, _QOS_THIRD];
-        for (uint256 i = 0; i < 3; ++i) {
-            if (!agrees[i]) continue;
-            uint256 rank;
-            for (uint256 j = 0; j < 3; ++j) {
-                if (j != i && agrees[j] && _faster(ids[j], ids[i])) ++rank;
-            }
-            qos[i] = ladder[rank];
-        }
-        // Argument 0 is the original and the earliest; otherwise the earliest agreeing member is validated.
+        (uint8[3] memory actions, uint8[3] memory qos) = TaskRules.plan(
+            _tasks,
+            ids,
+            _configs[_tasks[ids[0]].configVersion].distanceThreshold,
+            REGISTRY
+        );
         uint256 winner = 3;
+        for (uint256 i = 0; i < 3; ++i) if (actions[i] == TaskRules.VALIDATE) winner = i;
         for (uint256 i = 0; i < 3; ++i) {
-            if (agrees[i] && (winner == 3 || _tasks[ids[i]].sequence < _tasks[ids[winner]].sequence)) winner = i;
-        }
-        for (uint256 i = 0; i < 3; ++i) {
-            if (!agrees[i]) continue;
             bytes32 id = ids[i];
             Task storage task = _tasks[id];
-            task.qosScore = qos[i];
-            if (i == winner) {
+            if (actions[i] == TaskRules.VALIDATE) {
+                task.qosScore = qos[i];
                 _setStatus(id, task, TaskStatus.GroupValidated);
                 task.validatedAt = uint48(block.timestamp);
                 emit TaskValidated(id, task.selectedNode);
-            } else {
+            } else if (actions[i] == TaskRules.GROUP_REFUND) {
+                task.qosScore = qos[i];
                 _groupPeers[ids[winner]].push(id);
                 _setStatus(id, task, TaskStatus.EndGroupRefund);
                 emit TaskEndGroupRefund(id, task.selectedNode);
@@ -673,19 +588,15 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         }
         // The validated member's node is scored when it uploads the result (a ResultUploadTimeout earns no score, B8).
         for (uint256 i = 0; i < 3; ++i) {
-            if (!agrees[i] || i == winner) continue;
+            if (actions[i] != TaskRules.GROUP_REFUND) continue;
             address node = _tasks[ids[i]].selectedNode;
             REGISTRY.recordGroupScore(node, qos[i]);
             _release(node, INodeRegistry.ReleaseOutcome.Success);
         }
-    }
-
-    function _faster(bytes32 a, bytes32 b) private view returns (bool) {
-        Task storage ta = _tasks[a];
-        Task storage tb = _tasks[b];
-        uint256 da = uint256(ta.scoreReadyAt) - ta.startedAt;
-        uint256 db = uint256(tb.scoreReadyAt) - tb.startedAt;
-        return da < db || (da == db && ta.scoreSequence < tb.scoreSequence);
+        for (uint256 i = 0; i < 3; ++i) {
+            if (actions[i] == TaskRules.INVALIDATE) _invalidate(ids[i]);
+            else if (actions[i] == TaskRules.ABORT) _abortMember(ids[i]);
+        }
     }
 
     function _invalidate(bytes32 id) private {
@@ -790,26 +701,12 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// @dev Hands the freed node the highest-value queued task it can serve (see `TaskQueue` for the groups).
     function _dispatchQueuedTo(address node) private {
         if (QUEUE.size() == 0) return;
-        (, uint16 health, bytes32 gpuID, uint64 vram, uint32[3] memory version) = REGISTRY.nodeProfile(node);
-        if (health < Dispatch.HEALTH_MIN) return;
-        (bytes32 id, bytes32 modelsHash) = QUEUE.popFor(gpuID, vram, version);
-        if (id == bytes32(0)) return;
-        REGISTRY.startNode(node, modelsHash);
-        _start(id, _tasks[id], node);
+        bytes32 id = TaskRules.popQueuedFor(QUEUE, REGISTRY, node);
+        if (id != bytes32(0)) _start(id, _tasks[id], node);
     }
 
-    function _setConfig(TaskConfig memory newConfig) private {
-        if (
-            newConfig.samplingDivisor == 0 ||
-            newConfig.distanceThreshold == 0 ||
-            newConfig.distanceThreshold > 64 ||
-            newConfig.minQueueCapacity == 0 ||
-            newConfig.queueTimeout == 0 ||
-            newConfig.executionTimeout == 0 ||
-            newConfig.validationTimeout == 0 ||
-            newConfig.resultUploadTimeout == 0
-        ) revert TaskConfigInvalid();
-        _config = newConfig;
-        emit TaskConfigUpdated(newConfig);
+    function _raiseSpan(uint256 window, uint256 siblingLife) private {
+        if (window > _maxSiblingWindow) _maxSiblingWindow = uint64(window);
+        if (siblingLife > _maxSiblingLife) _maxSiblingLife = uint64(siblingLife);
     }
 }

@@ -23,6 +23,10 @@ export interface TaskParameters {
   minQueueCapacity: bigint;
   overhead: [bigint, bigint, bigint];
   unitTime: [bigint, bigint, bigint];
+  uploadTimeout: bigint;
+  siblingWindow: bigint;
+  noShowShare: bigint;
+  minimumFee: [bigint, bigint, bigint];
 }
 
 export const DEFAULT_REGISTRY_PARAMETERS: RegistryParameters = {
@@ -43,4 +47,10 @@ export const DEFAULT_TASK_PARAMETERS: TaskParameters = {
   // T = overhead + unitTime · size, per task type (SD, LLM, SD_FT): seconds and seconds per image / per token.
   overhead: [20n, 5n, 60n],
   unitTime: [10n, 1n, 20n],
+  // DESIGN §13.3: the application's timer from start to the parameter upload, and what a no-show costs it.
+  uploadTimeout: 15n * 60n,
+  // Validation tasks are created within this span after the original: at least queue + upload + execution.
+  siblingWindow: 90n * 60n,
+  noShowShare: 2_000n,
+  minimumFee: [parseEther("0.001"), parseEther("0.001"), parseEther("0.001")],
 };

@@ -15,13 +15,14 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @notice What an application sends to create a task.
     /// @param taskType Image (`SD`, `SD_FT`) or text (`LLM`).
     /// @param taskIDCommitment keccak256(abi.encodePacked(taskGUID, nonce)); the task's primary key.
-    /// @param nonce 32 random bytes, never used before by anyone.
+    /// @param nonce keccak256(abi.encodePacked(taskGUID, uint8(k))): k = 0 for an original task, 1 and 2 for its
+    /// validation tasks (DESIGN §13.2); group validation checks it. Never used before by anyone.
     /// @param modelIDs keccak256 of each model name the task uses.
     /// @param minimumVRAM Minimum VRAM (GB) when any GPU will do.
     /// @param requiredGPU keccak256 of an exact GPU model name, or zero.
     /// @param requiredGPUVRAM VRAM (GB) of the required GPU model.
     /// @param taskVersion Task version (major, minor, patch).
-    /// @param taskSize Size units of the task for pricing (e.g. images or tokens).
+    /// @param taskSize Size units of the task for pricing (e.g. images or tokens); at least 1.
     /// @param appPublicKey The application's Baby Jubjub public key (x, y) that the result is encrypted to; must be
     /// on the curve with x ≠ 0 (the result circuit requires it).
     struct TaskInput {
@@ -61,6 +62,7 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @param scoreSequence Order of score submission, used to break QoS ties.
     /// @param createdAt Creation time.
     /// @param startedAt When a node was selected.
+    /// @param uploadedAt When the parameters were uploaded (the execution timer and the speed ranking start here).
     /// @param scoreReadyAt When the score or the error was reported.
     /// @param validatedAt When the task was validated.
     /// @param nonce The task's nonce.
@@ -82,6 +84,7 @@ interface ITaskManager is ITaskTypes, IPullPayments {
         uint256 scoreSequence;
         uint256 createdAt;
         uint256 startedAt;
+        uint256 uploadedAt;
         uint256 scoreReadyAt;
         uint256 validatedAt;
         bytes32 nonce;
@@ -96,13 +99,20 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @param samplingDivisor A task is sampled for validation iff VRF output % samplingDivisor == 0 (10 → 10 %).
     /// @param distanceThreshold Two image scores match when every 8-byte block differs in fewer bits than this.
     /// @param queueTimeout Seconds a task may wait in the queue.
-    /// @param executionTimeout Seconds from start to score or error.
-    /// @param validationTimeout Seconds from score or error to validation.
+    /// @param executionTimeout Seconds from the parameter upload to score or error (the node's timer).
+    /// @param validationTimeout Seconds the application has to validate after a group's last score or error; the
+    /// ScoreReady/ErrorReported deadline adds the whole group's span (`deadlineOf`, DESIGN §13.3).
     /// @param resultUploadTimeout Seconds from validation to result upload.
     /// @param queueSizeFactor α: the queue holds at most max(α · joined nodes, minQueueCapacity) tasks.
     /// @param minQueueCapacity Queue capacity floor.
     /// @param overhead Per task type, the fixed time T₀ in the value V = fee / (T₀ + unitTime · size).
     /// @param unitTime Per task type, the time per size unit.
+    /// @param uploadTimeout Seconds from start to the parameter upload (the application's timer).
+    /// @param siblingWindow Seconds after an original's creation during which its validation tasks may be created;
+    /// at least queueTimeout + uploadTimeout + executionTimeout (the original's latest possible score time).
+    /// @param noShowShare Basis points of the fee credited to the node when the application never uploads the
+    /// parameters (Started timeout); the rest is refunded.
+    /// @param minimumFee Per task type, the smallest fee `createTask` accepts.
     struct TaskConfig {
         uint64 samplingDivisor;
         uint16 distanceThreshold;
@@ -114,6 +124,10 @@ interface ITaskManager is ITaskTypes, IPullPayments {
         uint64 minQueueCapacity;
         uint64[3] overhead;
         uint64[3] unitTime;
+        uint64 uploadTimeout;
+        uint64 siblingWindow;
+        uint16 noShowShare;
+        uint96[3] minimumFee;
     }
 
     // -------------------------------------------------------------------------------------------------------------
@@ -208,8 +222,22 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     error TaskQueueFull(uint256 value, uint256 lowestValue);
     /// @notice Only the node registry may call this.
     error TaskCallerNotRegistry(address caller);
-    /// @notice The parameters are unusable.
+    /// @notice The parameters are unusable (a zero timeout, divisor or capacity, or a threshold above 64).
     error TaskConfigInvalid();
+    /// @notice The sibling window ends before an original's latest possible score time (DESIGN §13.2).
+    error TaskConfigSiblingWindowTooShort(uint256 siblingWindow, uint256 latestScoreTime);
+    /// @notice `noShowShare` is more than 10,000 basis points.
+    error TaskConfigNoShowShareTooHigh(uint256 noShowShare);
+    /// @notice The fee is below the task type's minimum.
+    error TaskFeeBelowMinimum(uint256 fee, uint256 minimumFee);
+    /// @notice `taskSize` is zero.
+    error TaskSizeZero(bytes32 taskIDCommitment);
+    /// @notice A member's nonce is not keccak256(taskGUID, k) for its position k (0 original, 1 and 2 validation).
+    error TaskGroupNonceMismatch(bytes32 taskIDCommitment, uint8 k);
+    /// @notice A member's requirements (type, models, version, GPU, VRAM, size) differ from the original's.
+    error TaskGroupRequirementsMismatch(bytes32 taskIDCommitment, bytes32 original);
+    /// @notice A validation task was created outside the original's sibling window.
+    error TaskGroupOutsideWindow(bytes32 taskIDCommitment, uint256 createdAt, uint256 windowEnd);
     /// @notice The application's Baby Jubjub key was not registered with `registerAppKey` (which checks that it lies
     /// in the prime-order subgroup).
     error TaskAppKeyInvalid(bytes32 taskIDCommitment);
@@ -218,7 +246,7 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @notice The node may decline only before its stage deadline; from `deadline` on, `abortTask` settles the task.
     error TaskDeclineTooLate(bytes32 taskIDCommitment, uint256 deadline, uint256 nowTimestamp);
     /// @notice The ParamsConsistency proof does not verify for the group's node keys, the parameter blob hashes
-    /// recorded at upload and the given `paramsHash` (the group is named by its first commitment).
+    /// recorded at upload (the group is named by its first commitment).
     error TaskParamsProofInvalid(bytes32 taskIDCommitment);
     /// @notice The ResultAvailability proof does not verify for the task's type, the application's key, the result
     /// blob hash and the stored score; also raised for an image score that is not exactly one 8-byte pHash.
@@ -286,10 +314,15 @@ interface ITaskManager is ITaskTypes, IPullPayments {
         Groth16Proof calldata paramsProof
     ) external;
 
-    /// @notice Ends a task whose stage deadline passed (anyone), or cancels a queued task (creator, any time).
-    /// @dev Queued → QueueTimeout (refund); Started/ParametersUploaded → Timeout (refund, node H penalty);
-    /// ScoreReady/ErrorReported → ValidationTimeout (fee paid to the node); Validated/GroupValidated →
-    /// ResultUploadTimeout (refund, node H penalty).
+    /// @notice Ends a task whose stage deadline passed (anyone). A queued task cannot be cancelled: it waits for a
+    /// node or its queue timeout (DESIGN §13.1, §13.5).
+    /// @dev One timer per party (DESIGN §13.3), under the parameters in force when the task was created:
+    /// Queued → QueueTimeout (refund); Started (created + start, no parameters after `uploadTimeout`) → Timeout,
+    /// the application's fault: the node is credited `noShowShare` of the fee, the rest refunded, node health
+    /// unchanged; ParametersUploaded (after upload + `executionTimeout`) → Timeout, the node's fault: refund, node H
+    /// penalty; ScoreReady/ErrorReported (after the latest moment the task's group could have been validated) →
+    /// ValidationTimeout (fee paid to the node); Validated/GroupValidated → ResultUploadTimeout (refund, node H
+    /// penalty).
     /// @param taskIDCommitment The task.
     function abortTask(bytes32 taskIDCommitment) external;
 
@@ -345,7 +378,9 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @notice The status of a task (reverts with `TaskNotFound`).
     function taskStatus(bytes32 taskIDCommitment) external view returns (TaskStatus);
 
-    /// @notice When the task's current stage may be ended by anyone (0 for final states).
+    /// @notice When the task's current stage may be ended by anyone (0 for final states). For ScoreReady and
+    /// ErrorReported: created + the largest sibling window + the largest (queue + upload + execution + validation)
+    /// timeouts of every configuration set so far, the latest moment a group containing the task could be validated.
     function deadlineOf(bytes32 taskIDCommitment) external view returns (uint256);
 
     /// @notice Whether two scores of a task type match (the rule group validation applies).

@@ -146,6 +146,13 @@ export interface AppClientOptions {
    * half the number of nodes rules that out. A sampled task waits for a slot before creating its validation tasks.
    */
   maxOpenGroups?: number;
+  /**
+   * A sampled task's validation tasks are created together at a uniformly random moment in the first
+   * `min(maxSiblingDelayMs, siblingWindow)` after the original (DESIGN §13.2), so the original's node cannot tell
+   * from the timing that they belong to it. Default 3,000 ms, which keeps local runs short; a live deployment sets it
+   * to its sibling window (`config().siblingWindow` seconds, in ms) minus a margin for inclusion.
+   */
+  maxSiblingDelayMs?: number;
   gasRecorder?: GasRecorder;
   name?: string;
 }
@@ -165,6 +172,9 @@ interface Member {
   seed: string;
   upload?: ParamsUpload;
 }
+
+/** Default upper bound of the random delay before a sampled task's validation tasks are created. */
+const DEFAULT_MAX_SIBLING_DELAY_MS = 3_000;
 
 /** Statuses in which the other party must act, so that the app ends the task when the deadline passes. */
 const APP_ABORTS: ReadonlySet<TaskStatus> = new Set([
@@ -245,22 +255,26 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       throw new RangeError(`the task parameters are ${params.length} bytes; at most ${limit} fit in a parameter blob`);
     }
     await this.start();
-    const divisor = (await this.taskManager.config()).samplingDivisor;
 
     // 1-2. create, sample, and create the validation tasks
     const taskGUID = randomGUID();
-    const original = await this.create(request, taskGUID, "original", null);
+    const config = await this.taskManager.config();
+    const original = await this.create(request, taskGUID, 0, "original", null);
     const id = original.taskIDCommitment;
     const vrf = proveVRF(this.options.wallet.privateKey, original.seed);
     const samplingNumber = vrfOutput(vrf.gamma);
-    const sampled = isSampled(samplingNumber, divisor);
+    const sampled = isSampled(samplingNumber, config.samplingDivisor);
     this.stage({ type: "sampled", taskIDCommitment: id, sampled, samplingNumber });
     const members: Member[] = [original];
     if (!sampled) return this.run(request, params, taskGUID, vrf, samplingNumber, members);
     await this.acquireGroupSlot();
     try {
-      members.push(await this.create(request, taskGUID, "validation", id));
-      members.push(await this.create(request, taskGUID, "validation", id));
+      // Members 1 and 2 of the GUID (nonces keccak256(GUID, k)), at a random moment inside the sibling window.
+      const windowMs = Number(config.siblingWindow) * 1000;
+      const spanMs = Math.min(this.options.maxSiblingDelayMs ?? DEFAULT_MAX_SIBLING_DELAY_MS, windowMs);
+      await new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * spanMs)));
+      members.push(await this.create(request, taskGUID, 1, "validation", id));
+      members.push(await this.create(request, taskGUID, 2, "validation", id));
       return await this.run(request, params, taskGUID, vrf, samplingNumber, members);
     } finally {
       this.releaseGroupSlot();
@@ -427,10 +441,11 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
   private async create(
     request: TaskRequest,
     taskGUID: string,
+    k: 0 | 1 | 2,
     role: Member["role"],
     originalId: string | null,
   ): Promise<Member> {
-    const identity = newTaskIdentity(taskGUID);
+    const identity = newTaskIdentity(taskGUID, k);
     const input = {
       taskType: request.taskType,
       taskIDCommitment: identity.commitment,

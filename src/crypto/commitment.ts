@@ -2,7 +2,8 @@
  * Task identifiers of the verifiable secret sampling scheme (DESIGN §1).
  *
  * - `taskGUID`: 32 random bytes chosen by the application; the three tasks of a validation group share it.
- * - `nonce`: 32 random bytes per task, never reused (the chain rejects a used nonce).
+ * - `nonce`: `keccak256(abi.encodePacked(taskGUID, uint8(k)))`, k = 0 for the original task, 1 and 2 for its
+ *   validation tasks (DESIGN §13.2): group validation checks it, so a GUID names exactly three tasks.
  * - `taskIDCommitment = keccak256(abi.encodePacked(taskGUID, nonce))`: the task's primary key on-chain. Until the
  *   application reveals the GUID at group validation, nobody can tell which tasks belong together.
  *
@@ -28,13 +29,21 @@ export function taskIDCommitment(taskGUID: Bytes32, nonce: Bytes32): Bytes32 {
   return solidityPackedKeccak256(["bytes32", "bytes32"], [taskGUID, nonce]);
 }
 
-/** A fresh task identity: a new nonce under `taskGUID` (a new GUID when omitted). */
-export function newTaskIdentity(taskGUID: Bytes32 = randomGUID()): {
+/** Member k's nonce under `taskGUID`: `keccak256(abi.encodePacked(taskGUID, uint8(k)))`, as `TaskRules.check`. */
+export function taskNonce(taskGUID: Bytes32, k: 0 | 1 | 2): Bytes32 {
+  return solidityPackedKeccak256(["bytes32", "uint8"], [taskGUID, k]);
+}
+
+/** Member k of `taskGUID` (a new GUID when omitted; k = 0, the original, by default). */
+export function newTaskIdentity(
+  taskGUID: Bytes32 = randomGUID(),
+  k: 0 | 1 | 2 = 0,
+): {
   taskGUID: Bytes32;
   nonce: Bytes32;
   commitment: Bytes32;
 } {
-  const nonce = randomNonce();
+  const nonce = taskNonce(taskGUID, k);
   return { taskGUID, nonce, commitment: taskIDCommitment(taskGUID, nonce) };
 }
 

@@ -10,10 +10,13 @@
  * valid when the selection or the queue internals change, as long as their external behaviour does not.
  *
  * Scope: one hardware profile and one model set (every node is eligible for every task while Available and
- * healthy), image tasks (SD) of one size, well-formed scores. Calls the model does not know throw.
+ * healthy), image tasks (SD) of one size and one set of requirements (so the requirements hash of DESIGN §13.2 and
+ * the text-task GPU rule never decide), one configuration (never changed), well-formed scores. Calls the model
+ * does not know throw.
  */
 import { TaskAbortReason, TaskError, TaskStatus, TaskType, NodeStatus, ReleaseOutcome } from "../types.js";
 import { scoresMatch } from "../crypto/simhash.js";
+import { taskNonce } from "../crypto/commitment.js";
 
 /** Health scale of the registry (H = 1 is 10,000). */
 export const HEALTH_ONE = 10_000;
@@ -35,11 +38,19 @@ export interface ModelConfig {
   minQueueCapacity: bigint;
   overhead: readonly [bigint, bigint, bigint];
   unitTime: readonly [bigint, bigint, bigint];
+  /** DESIGN §13.3: the application's timer from start to the parameter upload. */
+  uploadTimeout: bigint;
+  /** DESIGN §13.2: validation tasks are created within this span after the original. */
+  siblingWindow: bigint;
+  /** Basis points of the fee a node is credited when the application never uploads. */
+  noShowShare: bigint;
+  minimumFee: readonly [bigint, bigint, bigint];
   treasury: string;
 }
 
 export interface ModelTask {
   id: string;
+  nonce: string;
   creator: string;
   taskType: TaskType;
   status: TaskStatus;
@@ -53,6 +64,7 @@ export interface ModelTask {
   scoreSequence: number;
   createdAt: bigint;
   startedAt: bigint;
+  uploadedAt: bigint;
   scoreReadyAt: bigint;
   validatedAt: bigint;
   score: string | null;
@@ -191,11 +203,15 @@ export class NetworkModel {
       case TaskStatus.Queued:
         return task.createdAt + c.queueTimeout;
       case TaskStatus.Started:
+        return task.startedAt + c.uploadTimeout;
       case TaskStatus.ParametersUploaded:
-        return task.startedAt + c.executionTimeout;
+        return task.uploadedAt + c.executionTimeout;
       case TaskStatus.ScoreReady:
       case TaskStatus.ErrorReported:
-        return task.scoreReadyAt + c.validationTimeout;
+        // DESIGN §13.3: the latest moment a group holding the task could still be validated.
+        return (
+          task.createdAt + c.siblingWindow + c.queueTimeout + c.uploadTimeout + c.executionTimeout + c.validationTimeout
+        );
       case TaskStatus.Validated:
       case TaskStatus.GroupValidated:
         return task.validatedAt + c.resultUploadTimeout;
@@ -220,11 +236,14 @@ export class NetworkModel {
 
   createTask(id: string, nonce: string, fee: bigint, taskType: TaskType, size: bigint): void {
     if (fee === 0n) throw new ModelRevert("TaskFeeZero");
+    if (fee < this.config.minimumFee[taskType]) throw new ModelRevert("TaskFeeBelowMinimum");
+    if (size === 0n) throw new ModelRevert("TaskSizeZero");
     if (this.tasks.has(id)) throw new ModelRevert("TaskAlreadyExists");
     if (this.usedNonces.has(nonce)) throw new ModelRevert("TaskNonceUsed");
     this.usedNonces.add(nonce);
     const task: ModelTask = {
       id,
+      nonce,
       creator: this.caller,
       taskType,
       status: TaskStatus.Queued,
@@ -237,6 +256,7 @@ export class NetworkModel {
       scoreSequence: 0,
       createdAt: this.now,
       startedAt: 0n,
+      uploadedAt: 0n,
       scoreReadyAt: 0n,
       validatedAt: 0n,
       score: null,
@@ -283,6 +303,7 @@ export class NetworkModel {
     this.onlyCreator(task);
     this.move(task, TaskStatus.ParametersUploaded);
     if (!blobInRoot) throw new ModelRevert("TaskBlobNotInRoot");
+    task.uploadedAt = this.now;
   }
 
   validateSingleTask(id: string, samplingNumber: bigint): void {
@@ -302,15 +323,26 @@ export class NetworkModel {
     }
   }
 
-  /** `ids` in creation order; `guidMatches` false when the app reveals a wrong GUID. */
-  validateTaskGroup(ids: readonly [string, string, string], samplingNumber: bigint, paramsProofValid: boolean): void {
+  /** `ids`: members k = 0, 1, 2 of `taskGUID` (the harness always reveals the right GUID). */
+  validateTaskGroup(
+    ids: readonly [string, string, string],
+    taskGUID: string,
+    samplingNumber: bigint,
+    paramsProofValid: boolean,
+  ): void {
     if (ids[0] === ids[1] || ids[0] === ids[2] || ids[1] === ids[2]) throw new ModelRevert("TaskGroupDuplicateMember");
     const original = this.task(ids[0]);
     this.onlyCreator(original);
     const members = ids.map((id) => this.task(id));
-    for (const m of members) {
+    for (const [k, m] of members.entries()) {
       if (m.creator !== original.creator) throw new ModelRevert("TaskGroupCreatorMismatch");
-      if (m.sequence < original.sequence) throw new ModelRevert("TaskGroupNotOriginal");
+      if (m.nonce !== taskNonce(taskGUID, k as 0 | 1 | 2)) throw new ModelRevert("TaskGroupNonceMismatch");
+      if (k !== 0) {
+        if (m.sequence < original.sequence) throw new ModelRevert("TaskGroupNotOriginal");
+        if (m.createdAt > original.createdAt + this.config.siblingWindow) {
+          throw new ModelRevert("TaskGroupOutsideWindow");
+        }
+      }
       if (![TaskStatus.ScoreReady, TaskStatus.ErrorReported, TaskStatus.EndAborted].includes(m.status)) {
         throw new ModelRevert("TaskInvalidState");
       }
@@ -323,12 +355,7 @@ export class NetworkModel {
 
   abortTask(id: string): void {
     const task = this.task(id);
-    if (task.status === TaskStatus.Queued && this.caller === task.creator) {
-      this.queue = this.queue.filter((q) => q !== id);
-      this.abort(task, TaskAbortReason.CreatorCancelled);
-      this.refund(task);
-      return;
-    }
+    // No cancel while Queued (DESIGN §13.1): the creator waits for a node or the queue timeout like anyone.
     const deadline = this.deadline(task);
     if (deadline === 0n) throw new ModelRevert("TaskInvalidState");
     if (this.now < deadline) throw new ModelRevert("TaskDeadlineNotReached");
@@ -339,7 +366,17 @@ export class NetworkModel {
         this.abort(task, TaskAbortReason.QueueTimeout);
         this.refund(task);
         break;
-      case TaskStatus.Started:
+      case TaskStatus.Started: {
+        // DESIGN §13.3: the application's no-show; the node keeps its health and is credited noShowShare.
+        this.abort(task, TaskAbortReason.Timeout);
+        const share = (task.fee * this.config.noShowShare) / 10_000n;
+        this.escrow -= task.fee;
+        this.creditTm(node!, share);
+        this.creditTm(task.creator, task.fee - share);
+        task.settled += task.fee;
+        this.release(node!, ReleaseOutcome.Neutral);
+        break;
+      }
       case TaskStatus.ParametersUploaded:
         this.abort(task, TaskAbortReason.Timeout);
         this.refund(task);
@@ -639,10 +676,11 @@ export class NetworkModel {
     }
   }
 
-  /** 10/5/2 by speed (score time − start time, ties by submission order); the earliest created is validated. */
+  /** 10/5/2 by speed (score time − upload time, DESIGN §13.7; ties by submission order); the earliest created is
+   * validated. */
   protected rewardAgreeing(members: ModelTask[], agrees: boolean[]): void {
     const ladder = [10, 5, 2];
-    const speed = (t: ModelTask) => t.scoreReadyAt - t.startedAt;
+    const speed = (t: ModelTask) => t.scoreReadyAt - t.uploadedAt;
     const faster = (a: ModelTask, b: ModelTask) =>
       speed(a) < speed(b) || (speed(a) === speed(b) && a.scoreSequence < b.scoreSequence);
     const qos = members.map((m, i) =>

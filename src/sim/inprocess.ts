@@ -51,7 +51,7 @@ import {
   type RelayRoots,
   type TaskManager,
 } from "../../typechain-types/index.js";
-import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../crypto/commitment.js";
+import { ANY_GPU, modelId, taskIDCommitment, taskNonce, type Bytes32 } from "../crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, vrfOutput, type SolidityVRFProof } from "../crypto/vrf.js";
 import { generateKeyPair, scalarFromSeed, subgroupWitness, type KeyPair, type PublicKey } from "../crypto/babyjub.js";
@@ -436,8 +436,8 @@ export class App {
   }
 
   /** A fresh identity: new nonce, under `taskGUID` (a new GUID when omitted). */
-  newIdentity(taskGUID: Bytes32 = this.random()): TaskIdentity {
-    const nonce = this.random();
+  newIdentity(taskGUID: Bytes32 = this.random(), k: 0 | 1 | 2 = 0): TaskIdentity {
+    const nonce = taskNonce(taskGUID, k); // DESIGN §13.2: member k of the GUID
     return { taskGUID, nonce, commitment: taskIDCommitment(taskGUID, nonce) };
   }
 
@@ -474,8 +474,8 @@ export class App {
   /** Creates the two validation tasks of a sampled task: same GUID, same parameters, new nonces (DESIGN §1). */
   async createValidationTasks(original: AppTask): Promise<[AppTask, AppTask]> {
     if (!original.sampling.sampled) throw new Error(`${this.name}: task ${original.commitment} was not sampled`);
-    const second = await this.create(original.spec, this.newIdentity(original.taskGUID), "validation");
-    const third = await this.create(original.spec, this.newIdentity(original.taskGUID), "validation");
+    const second = await this.create(original.spec, this.newIdentity(original.taskGUID, 1), "validation");
+    const third = await this.create(original.spec, this.newIdentity(original.taskGUID, 2), "validation");
     original.validationTasks = [second, third];
     return original.validationTasks;
   }

@@ -101,6 +101,10 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
         minQueueCapacity: config.minQueueCapacity,
         overhead: [...config.overhead] as [bigint, bigint, bigint],
         unitTime: [...config.unitTime] as [bigint, bigint, bigint],
+        uploadTimeout: config.uploadTimeout,
+        siblingWindow: config.siblingWindow,
+        noShowShare: config.noShowShare,
+        minimumFee: [...config.minimumFee] as [bigint, bigint, bigint],
       })
     ).wait();
   }

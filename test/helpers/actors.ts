@@ -125,8 +125,8 @@ export interface Group {
 /** Creates a sampled task and its two validation tasks (same GUID); three eligible nodes must be Available. */
 export async function createGroup(net: Network, app: Wallet, options: TaskOptions = {}): Promise<Group> {
   const first = await createTask(net, app, { ...options, sampled: true });
-  const second = await createTask(net, app, { ...options, taskGUID: first.taskGUID });
-  const third = await createTask(net, app, { ...options, taskGUID: first.taskGUID });
+  const second = await createTask(net, app, { ...options, taskGUID: first.taskGUID, k: 1 });
+  const third = await createTask(net, app, { ...options, taskGUID: first.taskGUID, k: 2 });
   const tasks: [CreatedTask, CreatedTask, CreatedTask] = [first, second, third];
   const nodes = (await Promise.all(tasks.map((t) => selectedNode(net, t.commitment)))) as [Wallet, Wallet, Wallet];
   return {

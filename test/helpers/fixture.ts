@@ -42,7 +42,7 @@ import {
   type VSSTimelock,
 } from "../../typechain-types/index.js";
 import { TimelockSigner } from "./governance.js";
-import { ANY_GPU, modelId, taskIDCommitment, type Bytes32 } from "../../src/crypto/commitment.js";
+import { ANY_GPU, modelId, taskIDCommitment, taskNonce, type Bytes32 } from "../../src/crypto/commitment.js";
 import { BlobBatch, type BlobInclusion } from "../../src/crypto/merkle.js";
 import { isSampled, proveVRF, toSolidityProof, verifyVRF } from "../../src/crypto/vrf.js";
 import {
@@ -260,29 +260,44 @@ let nonceCounter = 0n;
 export function resetTaskSequences(): void {
   prevrandaoCounter = 1n;
   nonceCounter = 0n;
+  membersOfGUID.clear();
 }
 
+/** How many tasks each GUID has had: a task created under a given GUID without `k` is member k = that count. */
+const membersOfGUID = new Map<Bytes32, number>();
+
 /**
- * Creates a task whose VRF outcome is chosen in advance: it fixes the next block's prevrandao, then searches nonces
- * until `isSampled(VRF(app, keccak256(prevrandao, commitment)))` equals `sampled` (`undefined`: any outcome).
+ * Creates member `k` (default 0, an original) of a GUID, whose VRF outcome is chosen in advance: it fixes the next
+ * block's prevrandao, then searches GUIDs (the nonce is keccak256(GUID, k), DESIGN §13.2) until
+ * `isSampled(VRF(app, keccak256(prevrandao, commitment)))` equals `sampled` (`undefined`: any outcome). With
+ * `taskGUID` given there is nothing to search: `sampled` must then be left undefined, and `k` defaults to the
+ * number of tasks created under that GUID so far (so `createTask` twice more after an original makes members 1 and
+ * 2; a fourth gets k = 3, a nonce of the GUID that no group accepts).
  */
 export async function createTask(
   net: Network,
   app: Wallet,
-  options: TaskOptions & { sampled?: boolean; taskGUID?: Bytes32 } = {},
+  options: TaskOptions & { sampled?: boolean; taskGUID?: Bytes32; k?: number } = {},
 ): Promise<CreatedTask> {
   const prevrandao = prevrandaoCounter++;
-  const taskGUID = options.taskGUID ?? keccak256(toUtf8Bytes(`guid-${prevrandao}`));
+  const k = options.k ?? (options.taskGUID === undefined ? 0 : (membersOfGUID.get(options.taskGUID) ?? 0));
+  let taskGUID: Bytes32;
   let nonce: Bytes32;
   let commitment: Bytes32;
   let seed: Bytes32;
   for (;;) {
-    nonce = keccak256(toUtf8Bytes(`nonce-${nonceCounter++}`));
+    taskGUID = options.taskGUID ?? keccak256(toUtf8Bytes(`guid-${nonceCounter++}`));
+    nonce =
+      k <= 2
+        ? taskNonce(taskGUID, k as 0 | 1 | 2)
+        : ethers.solidityPackedKeccak256(["bytes32", "uint8"], [taskGUID, k]);
     commitment = taskIDCommitment(taskGUID, nonce);
     seed = ethers.solidityPackedKeccak256(["uint256", "bytes32"], [prevrandao, commitment]);
     if (options.sampled === undefined) break;
+    if (options.taskGUID !== undefined) throw new Error("fixture: a given GUID leaves no sampling outcome to search");
     if (isSampled(verifyVRF(proveVRF(app.privateKey, seed))) === options.sampled) break;
   }
+  membersOfGUID.set(taskGUID, Math.max(membersOfGUID.get(taskGUID) ?? 0, k + 1));
   await networkHelpers.setPrevRandao(prevrandao);
   const input = taskInput(commitment, nonce, { appPublicKey: bjjKeyOf(app.address).publicKey, ...options });
   await (await net.taskManager.connect(app).createTask(input, { value: options.fee ?? FEE })).wait();
@@ -605,6 +620,15 @@ export const TIMEOUTS = {
   execution: Number(DEFAULT_TASK_PARAMETERS.executionTimeout),
   validation: Number(DEFAULT_TASK_PARAMETERS.validationTimeout),
   resultUpload: Number(DEFAULT_TASK_PARAMETERS.resultUploadTimeout),
+  upload: Number(DEFAULT_TASK_PARAMETERS.uploadTimeout),
+  /** How long after its creation a scored task waits for its group (DESIGN §13.3, `TaskRules.deadline`). */
+  groupSpan: Number(
+    DEFAULT_TASK_PARAMETERS.siblingWindow +
+      DEFAULT_TASK_PARAMETERS.queueTimeout +
+      DEFAULT_TASK_PARAMETERS.uploadTimeout +
+      DEFAULT_TASK_PARAMETERS.executionTimeout +
+      DEFAULT_TASK_PARAMETERS.validationTimeout,
+  ),
 };
 
 /**

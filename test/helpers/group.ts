@@ -33,7 +33,7 @@ export async function createGroup(
   const created: CreatedTask[] = [original];
   for (let k = 1; k < 3; k++) {
     if (gaps[k - 1] > 0) await networkHelpers.time.increase(gaps[k - 1]);
-    created.push(await createTask(net, app, { taskGUID: original.taskGUID, fee: fees[k] }));
+    created.push(await createTask(net, app, { taskGUID: original.taskGUID, k: k as 1 | 2, fee: fees[k] }));
   }
   const members = await Promise.all(
     created.map(async (task, i) => ({ ...task, fee: fees[i], node: await selectedNode(net, task.commitment) })),

@@ -34,6 +34,7 @@ import {
   validateGroup,
 } from "../helpers/actors.js";
 import type { Bytes32 } from "../../src/crypto/commitment.js";
+import { DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import { NodeStatus, TaskAbortReason, TaskStatus } from "../../src/types.js";
 
 describe("integration: deadlines and abortTask (DESIGN §8)", function () {
@@ -118,32 +119,24 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
       await expectRefunded(net, app, undefined);
     });
 
-    it("can be cancelled by its creator at once (CreatorCancelled, refund), while a stranger must wait", async function () {
+    it("cannot be cancelled by its creator before the queue deadline (DESIGN §13.1), nor by anyone else", async function () {
       const net = await networkHelpers.loadFixture(emptyNetwork);
       const [app, otherApp] = net.apps;
       const tm = net.taskManager;
       const task = await createTask(net, app);
       const createdAt = (await tm.getTask(task.commitment)).createdAt;
       const deadline = createdAt + BigInt(TIMEOUTS.queue);
-
-      // Another application is a stranger to this task.
-      await at(createdAt + 1n);
-      await expect(tm.connect(otherApp).abortTask(task.commitment))
-        .to.be.revertedWithCustomError(tm, "TaskDeadlineNotReached")
-        .withArgs(task.commitment, deadline, createdAt + 1n);
-
-      await at(createdAt + 1n);
-      const tx = tm.connect(app).abortTask(task.commitment);
-      await expect(tx)
-        .to.emit(tm, "TaskAborted")
-        .withArgs(task.commitment, app.address, TaskStatus.Queued, TaskAbortReason.CreatorCancelled);
-      await expect(tx).to.emit(tm, "TaskFeeRefunded").withArgs(task.commitment, app.address, FEE);
-      expect((await tm.getTask(task.commitment)).abortReason).to.equal(TaskAbortReason.CreatorCancelled);
-      expect(await tm.queuedTasks()).to.deep.equal([]);
-      await expectRefunded(net, app, undefined);
+      for (const caller of [app, otherApp]) {
+        await at(createdAt + 1n);
+        await expect(tm.connect(caller).abortTask(task.commitment))
+          .to.be.revertedWithCustomError(tm, "TaskDeadlineNotReached")
+          .withArgs(task.commitment, deadline, createdAt + 1n);
+      }
+      expect(await tm.taskStatus(task.commitment)).to.equal(TaskStatus.Queued);
+      expect(await tm.queuedTasks()).to.deep.equal([task.commitment]);
     });
 
-    it("can be cancelled by its creator after the queue deadline too (still CreatorCancelled)", async function () {
+    it("its creator ends it at the queue deadline like anyone (QueueTimeout, refund)", async function () {
       const net = await networkHelpers.loadFixture(emptyNetwork);
       const [app] = net.apps;
       const tm = net.taskManager;
@@ -152,50 +145,72 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
       await at(deadline + 3600n);
       await expect(tm.connect(app).abortTask(task.commitment))
         .to.emit(tm, "TaskAborted")
-        .withArgs(task.commitment, app.address, TaskStatus.Queued, TaskAbortReason.CreatorCancelled);
+        .withArgs(task.commitment, app.address, TaskStatus.Queued, TaskAbortReason.QueueTimeout);
       await expectRefunded(net, app, undefined);
     });
   });
 
   describe("Started and ParametersUploaded", function () {
-    for (const status of [TaskStatus.Started, TaskStatus.ParametersUploaded] as const) {
-      it(`${TaskStatus[status]} ends as EndAborted(Timeout) at started + executionTimeout: refund, node H × 0.3, node Available`, async function () {
-        const net = await networkHelpers.loadFixture(networkWithOneNode);
-        const [app] = net.apps;
-        const tm = net.taskManager;
-        const task = await createTask(net, app, { sampled: false });
-        const startedAt = (await tm.getTask(task.commitment)).startedAt;
-        const node = net.nodes[0];
-        if (status === TaskStatus.ParametersUploaded) {
-          // The upload does not move the deadline: it counts from the start.
-          await networkHelpers.time.increase(100);
-          await uploadParameters(net, app, task.commitment);
-        }
-        expect(await net.registry.nodeStatus(node.address)).to.equal(NodeStatus.Busy);
+    it("Started ends as EndAborted(Timeout) at started + uploadTimeout, the application's fault: the node is credited noShowShare, the rest refunded, health unchanged", async function () {
+      const net = await networkHelpers.loadFixture(networkWithOneNode);
+      const [app] = net.apps;
+      const tm = net.taskManager;
+      const task = await createTask(net, app, { sampled: false });
+      const startedAt = (await tm.getTask(task.commitment)).startedAt;
+      const node = net.nodes[0];
+      const share = (FEE * DEFAULT_TASK_PARAMETERS.noShowShare) / 10_000n;
 
-        const tx = await abortExactlyAtDeadline(net, task.commitment, net.stranger, {
-          deadline: startedAt + BigInt(TIMEOUTS.execution),
-          lastStatus: status,
-          reason: TaskAbortReason.Timeout,
-        });
-        await expect(tx).to.emit(tm, "TaskFeeRefunded").withArgs(task.commitment, app.address, FEE);
-        await expect(tx).not.to.emit(tm, "TaskFeePaid");
-
-        const info = await net.registry.getNode(node.address);
-        expect(info.health).to.equal(HEALTH_AFTER_TIMEOUT);
-        expect(info.status).to.equal(NodeStatus.Available);
-        expect(await net.registry.availableNodeCount()).to.equal(1n);
-        await expectRefunded(net, app, node.address);
+      const tx = await abortExactlyAtDeadline(net, task.commitment, net.stranger, {
+        deadline: startedAt + BigInt(TIMEOUTS.upload),
+        lastStatus: TaskStatus.Started,
+        reason: TaskAbortReason.Timeout,
       });
-    }
+      await expect(tx).to.emit(tm, "TaskFeePaid").withArgs(task.commitment, node.address, share);
+      await expect(tx)
+        .to.emit(tm, "TaskFeeRefunded")
+        .withArgs(task.commitment, app.address, FEE - share);
+      expect(await tm.withdrawable(node.address)).to.equal(share);
+      expect(await tm.withdrawable(app.address)).to.equal(FEE - share);
+      const info = await net.registry.getNode(node.address);
+      expect(info.health).to.equal(HEALTH_ONE);
+      expect(info.status).to.equal(NodeStatus.Available);
+      expect(await tm.totalEscrowed()).to.equal(0n);
+      await expectSolvent(net);
+    });
+
+    it("ParametersUploaded ends as EndAborted(Timeout) at uploaded + executionTimeout, the node's fault: refund, node H × 0.3", async function () {
+      const net = await networkHelpers.loadFixture(networkWithOneNode);
+      const [app] = net.apps;
+      const tm = net.taskManager;
+      const task = await createTask(net, app, { sampled: false });
+      const node = net.nodes[0];
+      // The node's timer starts at the upload, not at the start (DESIGN §13.3).
+      await networkHelpers.time.increase(100);
+      await uploadParameters(net, app, task.commitment);
+      const uploadedAt = (await tm.getTask(task.commitment)).uploadedAt;
+      expect(await net.registry.nodeStatus(node.address)).to.equal(NodeStatus.Busy);
+
+      const tx = await abortExactlyAtDeadline(net, task.commitment, net.stranger, {
+        deadline: uploadedAt + BigInt(TIMEOUTS.execution),
+        lastStatus: TaskStatus.ParametersUploaded,
+        reason: TaskAbortReason.Timeout,
+      });
+      await expect(tx).to.emit(tm, "TaskFeeRefunded").withArgs(task.commitment, app.address, FEE);
+      await expect(tx).not.to.emit(tm, "TaskFeePaid");
+      const info = await net.registry.getNode(node.address);
+      expect(info.health).to.equal(HEALTH_AFTER_TIMEOUT);
+      expect(info.status).to.equal(NodeStatus.Available);
+      expect(await net.registry.availableNodeCount()).to.equal(1n);
+      await expectRefunded(net, app, node.address);
+    });
 
     it("the node itself may end its timed-out task too", async function () {
       const net = await networkHelpers.loadFixture(networkWithOneNode);
       const [app] = net.apps;
-      const { task, node } = await driveTask(net, app, TaskStatus.Started);
+      const { task, node } = await driveTask(net, app, TaskStatus.ParametersUploaded);
       const tx = await abortExactlyAtDeadline(net, task.commitment, node, {
-        deadline: (await net.taskManager.getTask(task.commitment)).startedAt + BigInt(TIMEOUTS.execution),
-        lastStatus: TaskStatus.Started,
+        deadline: (await net.taskManager.getTask(task.commitment)).uploadedAt + BigInt(TIMEOUTS.execution),
+        lastStatus: TaskStatus.ParametersUploaded,
         reason: TaskAbortReason.Timeout,
       });
       await expect(tx).to.emit(net.taskManager, "TaskFeeRefunded").withArgs(task.commitment, app.address, FEE);
@@ -206,15 +221,15 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
 
   describe("ScoreReady and ErrorReported", function () {
     for (const status of [TaskStatus.ScoreReady, TaskStatus.ErrorReported] as const) {
-      it(`${TaskStatus[status]} ends as EndAborted(ValidationTimeout) at score time + validationTimeout: the node is paid`, async function () {
+      it(`${TaskStatus[status]} ends as EndAborted(ValidationTimeout) when its group can no longer be validated (created + group span): the node is paid`, async function () {
         const net = await networkHelpers.loadFixture(networkWithOneNode);
         const [app] = net.apps;
         const tm = net.taskManager;
         const { task, node } = await driveTask(net, app, status);
-        const scoreReadyAt = (await tm.getTask(task.commitment)).scoreReadyAt;
+        const createdAt = (await tm.getTask(task.commitment)).createdAt;
 
         const tx = await abortExactlyAtDeadline(net, task.commitment, net.stranger, {
-          deadline: scoreReadyAt + BigInt(TIMEOUTS.validation),
+          deadline: createdAt + BigInt(TIMEOUTS.groupSpan),
           lastStatus: status,
           reason: TaskAbortReason.ValidationTimeout,
         });
@@ -239,7 +254,7 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
         const health = async () => (await net.registry.getNode(node.address)).health;
 
         // Lower the node's health with one execution timeout (H × 0.3), so that a raise shows.
-        const timedOut = await driveTask(net, app, TaskStatus.Started);
+        const timedOut = await driveTask(net, app, TaskStatus.ParametersUploaded);
         await at(await tm.deadlineOf(timedOut.task.commitment));
         await (await tm.connect(net.stranger).abortTask(timedOut.task.commitment)).wait();
         expect(await health()).to.equal(HEALTH_AFTER_TIMEOUT);
@@ -402,8 +417,9 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
       const tm = net.taskManager;
       const { task: done, node } = await driveTask(net, app, TaskStatus.Validated);
       const aborted = await createTask(net, app); // queued: the only node is busy
-      await (await tm.connect(app).abortTask(aborted.commitment)).wait();
-      await uploadResult(net, node, done.commitment);
+      await uploadResult(net, node, done.commitment); // frees the node, which takes `aborted`
+      await at(await tm.deadlineOf(aborted.commitment));
+      await (await tm.connect(app).abortTask(aborted.commitment)).wait(); // never uploaded: Timeout
 
       await networkHelpers.time.increase(10 * TIMEOUTS.queue);
       for (const [commitment, status] of [
@@ -418,8 +434,10 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
         }
         expect(await tm.taskStatus(commitment)).to.equal(status);
       }
-      expect(await tm.withdrawable(node.address)).to.equal(FEE);
-      expect(await tm.withdrawable(app.address)).to.equal(FEE);
+      // The node: the done task's fee, plus noShowShare of the task the application never uploaded.
+      const noShow = (FEE * DEFAULT_TASK_PARAMETERS.noShowShare) / 10_000n;
+      expect(await tm.withdrawable(node.address)).to.equal(FEE + noShow);
+      expect(await tm.withdrawable(app.address)).to.equal(FEE - noShow);
       await expectSolvent(net);
     });
   });

@@ -790,13 +790,144 @@ describe("integration: every custom error", function () {
     });
   });
 
+  describe("ITaskManager: the game rules of DESIGN §13 (in depth in test/solidity/AttacksGame.t.sol)", function () {
+    it("TaskFeeBelowMinimum(fee, minimumFee) and TaskSizeZero(commitment)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const id = newTaskIdentity();
+      const minimum = DEFAULT_TASK_PARAMETERS.minimumFee[0];
+      const scope = { commitments: [id.commitment], nonces: [id.nonce] };
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).createTask(taskInput(id.commitment, id.nonce), { value: minimum - 1n }),
+        tm,
+        "TaskFeeBelowMinimum",
+        [minimum - 1n, minimum],
+      );
+      await expectRevert(
+        net,
+        scope,
+        () => tm.connect(app).createTask(taskInput(id.commitment, id.nonce, { taskSize: 0 }), { value: FEE }),
+        tm,
+        "TaskSizeZero",
+        [id.commitment],
+      );
+    });
+
+    it("TaskConfigSiblingWindowTooShort(window, latestScoreTime) and TaskConfigNoShowShareTooHigh(share)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const c = DEFAULT_TASK_PARAMETERS;
+      const latest = c.queueTimeout + c.uploadTimeout + c.executionTimeout;
+      await expectRevert(
+        net,
+        {},
+        () => tm.connect(net.admin).setConfig({ ...c, siblingWindow: latest - 1n }),
+        tm,
+        "TaskConfigSiblingWindowTooShort",
+        [latest - 1n, latest],
+      );
+      await expectRevert(
+        net,
+        {},
+        () => tm.connect(net.admin).setConfig({ ...c, noShowShare: 10_001n }),
+        tm,
+        "TaskConfigNoShowShareTooHigh",
+        [10_001n],
+      );
+    });
+
+    it("TaskGroupNonceMismatch, TaskGroupOutsideWindow and TaskGroupRequirementsMismatch", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      await joinNode(net, net.nodes[3]);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const first = await createTask(net, app, { sampled: true });
+      const second = await createTask(net, app, { taskGUID: first.taskGUID, k: 1 });
+      const spare = await createTask(net, app, { taskGUID: first.taskGUID, k: 3 }); // not a member nonce
+      const proof = samplingProof(app, first.seed);
+      const ids = [first.commitment, second.commitment, spare.commitment];
+      for (const c of ids) {
+        await uploadParameters(net, app, c);
+        await (await tm.connect(await selectedNode(net, c)).submitTaskScore(c, SCORE_A)).wait();
+      }
+      await expectRevert(
+        net,
+        { commitments: ids },
+        () =>
+          tm
+            .connect(app)
+            .validateTaskGroup(
+              first.commitment,
+              second.commitment,
+              spare.commitment,
+              first.taskGUID,
+              proof,
+              ...NO_PARAMS_PROOF,
+            ),
+        tm,
+        "TaskGroupNonceMismatch",
+        [spare.commitment, 2],
+      );
+      // Member 2 with other requirements (a version-3 task), then one created after the sibling window.
+      const other = await createTask(net, app, { taskGUID: first.taskGUID, k: 2, version: [2, 1, 0] });
+      await expectRevert(
+        net,
+        { commitments: [...ids, other.commitment] },
+        () =>
+          tm
+            .connect(app)
+            .validateTaskGroup(
+              first.commitment,
+              second.commitment,
+              other.commitment,
+              first.taskGUID,
+              proof,
+              ...NO_PARAMS_PROOF,
+            ),
+        tm,
+        "TaskGroupRequirementsMismatch",
+        [other.commitment, first.commitment],
+      );
+    });
+
+    it("TaskGroupOutsideWindow(commitment, createdAt, windowEnd) for a validation task created too late", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const first = await createTask(net, app, { sampled: true });
+      const second = await createTask(net, app, { taskGUID: first.taskGUID, k: 1 });
+      for (const c of [first.commitment, second.commitment]) {
+        await uploadParameters(net, app, c);
+        await (await tm.connect(await selectedNode(net, c)).submitTaskScore(c, SCORE_A)).wait();
+      }
+      const windowEnd = (await tm.getTask(first.commitment)).createdAt + DEFAULT_TASK_PARAMETERS.siblingWindow;
+      await networkHelpers.time.increaseTo(windowEnd);
+      const late = await createTask(net, app, { taskGUID: first.taskGUID, k: 2 });
+      const createdAt = (await tm.getTask(late.commitment)).createdAt;
+      const ids = [first.commitment, second.commitment, late.commitment] as const;
+      // The late member is still Started: its window is checked before its state.
+      await expectRevert(
+        net,
+        { commitments: [...ids] },
+        () =>
+          tm.connect(app).validateTaskGroup(...ids, first.taskGUID, samplingProof(app, first.seed), ...NO_PARAMS_PROOF),
+        tm,
+        "TaskGroupOutsideWindow",
+        [late.commitment, createdAt, windowEnd],
+      );
+    });
+  });
+
   describe("ITaskManager: group validation (once each; in depth in group-validation.test.ts)", function () {
     async function groupOfThree(net: Network, sampled: boolean) {
       const [app] = net.apps;
       const tm = net.taskManager;
       const first = await createTask(net, app, { sampled });
-      const second = await createTask(net, app, { taskGUID: first.taskGUID });
-      const third = await createTask(net, app, { taskGUID: first.taskGUID });
+      const second = await createTask(net, app, { taskGUID: first.taskGUID, k: 1 });
+      const third = await createTask(net, app, { taskGUID: first.taskGUID, k: 2 });
       const tasks = [first, second, third];
       for (const t of tasks) {
         await uploadParameters(net, app, t.commitment);
@@ -883,8 +1014,8 @@ describe("integration: every custom error", function () {
             .connect(app)
             .validateTaskGroup(c2, c1, c3, g.guid, samplingProof(app, g.tasks[1].seed), ...NO_PARAMS_PROOF),
         tm,
-        "TaskGroupNotOriginal",
-        [c2, c1],
+        "TaskGroupNonceMismatch", // member 1 of the GUID cannot stand in position 0 (DESIGN §13.2)
+        [c2, 0],
       );
       const foreign = await createTask(net, otherApp, { taskGUID: g.guid });
       await expectRevert(
@@ -899,6 +1030,31 @@ describe("integration: every custom error", function () {
       await expect(
         tm.connect(app).validateTaskGroup(c1, c2, c3, g.guid, proof, await paramsProof(net, [c1, c2, c3])),
       ).to.emit(tm, "TaskValidated");
+    });
+  });
+
+  describe("ITaskManager: a validation task created before its original", function () {
+    it("TaskGroupNotOriginal(first, earlier)", async function () {
+      const net = await networkHelpers.loadFixture(networkWithThreeNodes);
+      const tm = net.taskManager;
+      const [app] = net.apps;
+      const guid = keccak256(toUtf8Bytes("validation task first"));
+      const early = await createTask(net, app, { taskGUID: guid, k: 1 });
+      const original = await createTask(net, app, { taskGUID: guid, k: 0 });
+      const last = await createTask(net, app, { taskGUID: guid, k: 2 });
+      const ids = [original.commitment, early.commitment, last.commitment] as const;
+      for (const c of ids) {
+        await uploadParameters(net, app, c);
+        await (await tm.connect(await selectedNode(net, c)).submitTaskScore(c, SCORE_A)).wait();
+      }
+      await expectRevert(
+        net,
+        { commitments: [...ids] },
+        () => tm.connect(app).validateTaskGroup(...ids, guid, samplingProof(app, original.seed), ...NO_PARAMS_PROOF),
+        tm,
+        "TaskGroupNotOriginal",
+        [original.commitment, early.commitment],
+      );
     });
   });
 
@@ -1215,8 +1371,9 @@ describe("integration: every custom error", function () {
           [net.stranger.address],
         );
       }
-      // A queued task cancelled by its creator: the refund can be withdrawn once.
+      // A queued task ended by its creator at the queue timeout: the refund can be withdrawn once.
       const task = await createTask(net, app, { requiredGPU: UNSERVED_GPU, requiredGPUVRAM: 80 });
+      await networkHelpers.time.increaseTo(await tm.deadlineOf(task.commitment)); // no cancel while queued
       await (await tm.connect(app).abortTask(task.commitment)).wait();
       await expect(tm.connect(app).withdraw()).to.emit(tm, "Withdrawn").withArgs(app.address, app.address, FEE);
       await expectRevert(net, {}, () => tm.connect(app).withdraw(), tm, "PaymentNothingToWithdraw", [app.address]);
@@ -1230,6 +1387,7 @@ describe("integration: every custom error", function () {
       const receiver = await deployRevertingReceiver(net);
       const to = await receiver.getAddress();
       const task = await createTask(net, app, { requiredGPU: UNSERVED_GPU, requiredGPUVRAM: 80 });
+      await networkHelpers.time.increaseTo(await tm.deadlineOf(task.commitment)); // no cancel while queued
       await (await tm.connect(app).abortTask(task.commitment)).wait();
       await expectRevert(net, { accounts: [to] }, () => tm.connect(app).withdrawTo(to), tm, "PaymentTransferFailed", [
         to,

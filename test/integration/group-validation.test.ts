@@ -6,6 +6,7 @@
  */
 import { expect } from "chai";
 import { keccak256, parseEther, toUtf8Bytes, type Wallet } from "ethers";
+import { DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import {
   FEE,
   NO_PARAMS_PROOF,
@@ -23,6 +24,7 @@ import {
   paramsProof,
   resetTaskSequences,
   samplingProof,
+  selectedNode,
   uploadParameters,
   uploadResult,
   type Network,
@@ -120,6 +122,13 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   const [app] = net.apps;
   const qos = row.qos ?? [0, 0, 0];
   const args = row.args ?? [0, 1, 2];
+  // A member aborted while Started is the application's no-show: its node keeps noShowShare of the fee (§13.3).
+  const noShow = (i: number) => {
+    const plan = row.members[i];
+    return plan.kind === "abort" && plan.from === TaskStatus.Started
+      ? (F[i] * DEFAULT_TASK_PARAMETERS.noShowShare) / 10_000n
+      : 0n;
+  };
 
   // Creation: three tasks, each on its own node (three nodes, a node holds one task at a time).
   const group = await createGroup(net, app, F, row.gaps);
@@ -149,8 +158,8 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
     const x = m[i];
     const plan = row.members[i];
     if (row.equalDuration !== undefined) {
-      const { startedAt } = await tm.getTask(x.commitment);
-      await time.setNextBlockTimestamp(startedAt + BigInt(row.equalDuration));
+      const { uploadedAt } = await tm.getTask(x.commitment); // speed runs from the upload (§13.7)
+      await time.setNextBlockTimestamp(uploadedAt + BigInt(row.equalDuration));
     } else {
       await time.increase(REPORT_GAP);
     }
@@ -185,8 +194,10 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
       await expect(tx)
         .to.emit(tm, "TaskAborted")
         .withArgs(x.commitment, net.stranger.address, plan.from, TaskAbortReason.Timeout);
-      await expect(tx).to.emit(tm, "TaskFeeRefunded").withArgs(x.commitment, app.address, x.fee);
-      refunded += x.fee;
+      await expect(tx)
+        .to.emit(tm, "TaskFeeRefunded")
+        .withArgs(x.commitment, app.address, x.fee - noShow(i));
+      refunded += x.fee - noShow(i);
       expect(await tm.taskStatus(x.commitment)).to.equal(TaskStatus.EndAborted);
       expect(await tm.withdrawable(app.address)).to.equal(refunded);
       await expectNode(net, x.node, NodeStatus.Available, `aborted member ${i}`);
@@ -287,9 +298,9 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
       const status = row.outcome[i] === "GV" ? NodeStatus.Busy : NodeStatus.Available;
       expect(info.status, `member ${i} node status`).to.equal(status);
     }
-    expect(await tm.withdrawable(x.node.address), `member ${i} node paid nothing yet`).to.equal(0n);
+    expect(await tm.withdrawable(x.node.address), `member ${i} node paid nothing yet`).to.equal(noShow(i));
   }
-  const refunds = m.reduce((sum, x, i) => (row.outcome[i] === "GV" ? sum : sum + x.fee), 0n);
+  const refunds = m.reduce((sum, x, i) => (row.outcome[i] === "GV" ? sum : sum + x.fee - noShow(i)), 0n);
   expect(await tm.withdrawable(app.address), "creator refunds").to.equal(refunds);
   expect(await registry.withdrawable(net.treasury.address), "treasury").to.equal(slashed);
   expect(await registry.totalStaked()).to.equal(3n * STAKE - slashed);
@@ -330,7 +341,7 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   expect(stored.status).to.equal(TaskStatus.EndGroupSuccess);
   expect(stored.resultHash).to.equal(resultHash);
   for (const [i, x] of m.entries()) {
-    const expected = row.outcome[i] === "EI" ? 0n : pay[i];
+    const expected = row.outcome[i] === "EI" ? 0n : pay[i] + noShow(i);
     expect(await tm.withdrawable(x.node.address), `member ${i} node payout`).to.equal(expected);
     // Now every agreeing member's node holds its QoS score (the GV node's recorded by this upload), the others none.
     const info = await registry.getNode(x.node.address);
@@ -374,7 +385,8 @@ describe("integration: group validation (DESIGN §5)", function () {
     });
 
     it("AAB → GV, GR, EI (the odd member is the original; speed differs from submission order)", async function () {
-      // c3 starts 300 s after c2 and submits after it, yet is faster: c3 10, c2 5. c2 is the earliest agreeing
+      // c3 starts 300 s after c2, but speed runs from the parameter upload (DESIGN §13.7), and both are uploaded
+      // together after c3's start: c2, which submits first, is faster: c2 10, c3 5. c2 is the earliest agreeing
       // member, so it is validated although c1 is the original.
       const fee = F[1];
       await playRow({
@@ -382,8 +394,8 @@ describe("integration: group validation (DESIGN §5)", function () {
         gaps: [0, 300],
         reportOrder: [0, 1, 2],
         outcome: ["EI", "GV", "GR"],
-        qos: [0, 5, 10],
-        pay: [0n, fee - (fee * 10n) / 15n, (fee * 10n) / 15n],
+        qos: [0, 10, 5],
+        pay: [0n, fee - (fee * 5n) / 15n, (fee * 5n) / 15n],
       });
     });
 
@@ -454,13 +466,12 @@ describe("integration: group validation (DESIGN §5)", function () {
 
   describe("QoS ranking", function () {
     it("ties in speed go by submission order, not by argument order", async function () {
-      // Every member reports exactly 200 s after its start, so c1, c2, c3 submit in that order with equal speed:
-      // c1 10, c2 5, c3 2. The group is passed as (c1, c3, c2): ranking by argument order would swap c2 and c3.
+      // Every member reports exactly 200 s after its upload, so c1, c2, c3 submit in that order with equal speed:
+      // c1 10, c2 5, c3 2. (The argument order is now fixed by each member's k, DESIGN §13.2, so it cannot rank.)
       const fee = F[0];
       await playRow({
         members: [A, A, A2],
         equalDuration: 200,
-        args: [0, 2, 1],
         outcome: ["GV", "GR", "GR"],
         qos: [10, 5, 2],
         pay: [fee - (fee * 5n) / 17n - (fee * 2n) / 17n, (fee * 5n) / 17n, (fee * 2n) / 17n],
@@ -553,17 +564,17 @@ describe("integration: group validation (DESIGN §5)", function () {
       await expectUnchanged(net, group);
     });
 
-    it("TaskGroupNotOriginal (the first commitment is not the earliest)", async function () {
+    it("TaskGroupNonceMismatch (a member out of its position k; DESIGN §13.2)", async function () {
       const { net, app, group } = await networkHelpers.loadFixture(scoredGroup);
       const tm = net.taskManager;
       const [c1, c2, c3] = group.members.map((x) => x.commitment);
       const proof = samplingProof(app, group.members[0].seed);
       await expect(tm.connect(app).validateTaskGroup(c2, c1, c3, group.taskGUID, proof, ...NO_PARAMS_PROOF))
-        .to.be.revertedWithCustomError(tm, "TaskGroupNotOriginal")
-        .withArgs(c2, c1);
-      await expect(tm.connect(app).validateTaskGroup(c3, c2, c1, group.taskGUID, proof, ...NO_PARAMS_PROOF))
-        .to.be.revertedWithCustomError(tm, "TaskGroupNotOriginal")
-        .withArgs(c3, c2);
+        .to.be.revertedWithCustomError(tm, "TaskGroupNonceMismatch")
+        .withArgs(c2, 0);
+      await expect(tm.connect(app).validateTaskGroup(c1, c3, c2, group.taskGUID, proof, ...NO_PARAMS_PROOF))
+        .to.be.revertedWithCustomError(tm, "TaskGroupNonceMismatch")
+        .withArgs(c3, 1);
       await expectUnchanged(net, group);
     });
 
@@ -621,16 +632,21 @@ describe("integration: group validation (DESIGN §5)", function () {
       const tm = net.taskManager;
       const [c1, c2, c3] = group.members.map((x) => x.commitment);
       const proof = samplingProof(app, group.members[0].seed);
-      const late = await createTask(net, app, { taskGUID: group.taskGUID });
-      await expect(
-        tm.connect(app).validateTaskGroup(c1, c2, late.commitment, group.taskGUID, proof, ...NO_PARAMS_PROOF),
-      )
+      // A second group on the three free nodes whose member 2 has not reported yet.
+      const o = await createTask(net, app, { sampled: true });
+      const s1 = await createTask(net, app, { taskGUID: o.taskGUID, k: 1 });
+      const late = await createTask(net, app, { taskGUID: o.taskGUID, k: 2 });
+      for (const t of [o, s1]) {
+        await uploadParameters(net, app, t.commitment);
+        await (await tm.connect(await selectedNode(net, t.commitment)).submitTaskScore(t.commitment, SCORE_A)).wait();
+      }
+      const oProof = samplingProof(app, o.seed);
+      const ids = [o.commitment, s1.commitment, late.commitment] as const;
+      await expect(tm.connect(app).validateTaskGroup(...ids, o.taskGUID, oProof, ...NO_PARAMS_PROOF))
         .to.be.revertedWithCustomError(tm, "TaskInvalidState")
         .withArgs(late.commitment, TaskStatus.Started);
       await uploadParameters(net, app, late.commitment);
-      await expect(
-        tm.connect(app).validateTaskGroup(c1, late.commitment, c3, group.taskGUID, proof, ...NO_PARAMS_PROOF),
-      )
+      await expect(tm.connect(app).validateTaskGroup(...ids, o.taskGUID, oProof, ...NO_PARAMS_PROOF))
         .to.be.revertedWithCustomError(tm, "TaskInvalidState")
         .withArgs(late.commitment, TaskStatus.ParametersUploaded);
       expect(await tm.taskStatus(late.commitment)).to.equal(TaskStatus.ParametersUploaded);

@@ -115,6 +115,7 @@ describe("integration: nodes, dispatch and the queue", function () {
       // Two execution timeouts: H = 1 → 0.3 → 0.09.
       for (let i = 0; i < 2; i++) {
         const t = await createTask(net, net.apps[0]);
+        await uploadParameters(net, net.apps[0], t.commitment); // the node's timer (DESIGN §13.3)
         await networkHelpers.time.increase(TIMEOUTS.execution);
         await net.taskManager.connect(net.stranger).abortTask(t.commitment);
       }
@@ -155,16 +156,18 @@ describe("integration: nodes, dispatch and the queue", function () {
       await expectSolvent(net);
     });
 
-    it("the creator can cancel a queued task; parameters cannot be reported for a queued task", async function () {
+    it("the creator cannot cancel a queued task (DESIGN §13.1); parameters cannot be reported for a queued task", async function () {
       const net = await networkHelpers.loadFixture(emptyNetwork);
       const [app] = net.apps;
       const task = await createTask(net, app);
       await expect(uploadParameters(net, app, task.commitment))
         .to.be.revertedWithCustomError(net.taskManager, "TaskInvalidState")
         .withArgs(task.commitment, TaskStatus.Queued);
-      await net.taskManager.connect(app).abortTask(task.commitment);
-      expect(await net.taskManager.withdrawable(app.address)).to.equal(FEE);
-      expect(await net.taskManager.queuedTasks()).to.have.lengthOf(0);
+      await expect(net.taskManager.connect(app).abortTask(task.commitment)).to.be.revertedWithCustomError(
+        net.taskManager,
+        "TaskDeadlineNotReached",
+      );
+      expect(await net.taskManager.queuedTasks()).to.deep.equal([task.commitment]);
       await expectSolvent(net);
     });
   });

@@ -32,13 +32,14 @@ import {
   NodeRegistry__factory,
   RelayRoots__factory,
   TaskManager__factory,
+  TaskRules__factory,
   type NetworkLens,
   type NodeRegistry,
   type RelayRoots,
   type TaskManager,
 } from "../../typechain-types/index.js";
 import { BlobBatch } from "../../src/crypto/merkle.js";
-import { modelId } from "../../src/crypto/commitment.js";
+import { modelId, taskNonce } from "../../src/crypto/commitment.js";
 import { subgroupWitness } from "../../src/crypto/babyjub.js";
 import { DEFAULT_REGISTRY_PARAMETERS, DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import {
@@ -174,15 +175,11 @@ export async function deployWorld(): Promise<World> {
     ...DEFAULT_REGISTRY_PARAMETERS,
     treasury: treasury.address,
   });
-  const tm = await new TaskManager__factory(admin).deploy(
-    await admin.getAddress(),
-    registry,
-    relayRoots,
-    sampling,
-    groth,
-    groth,
-    TASK_CONFIG,
-  );
+  const rules = await new TaskRules__factory(admin).deploy();
+  const tm = await new TaskManager__factory(
+    { "project/contracts/libraries/TaskRules.sol:TaskRules": await rules.getAddress() },
+    admin,
+  ).deploy(await admin.getAddress(), registry, relayRoots, sampling, groth, groth, TASK_CONFIG);
   await (await registry.setTaskManager(tm)).wait();
   await (await relayRoots.grantRole(await relayRoots.RELAY_ROLE(), relay.address)).wait();
   await (await tm.registerAppKey(BJJ, BJJ_WITNESS)).wait();
@@ -204,6 +201,10 @@ export async function deployWorld(): Promise<World> {
     minQueueCapacity: TASK_CONFIG.minQueueCapacity,
     overhead: TASK_CONFIG.overhead,
     unitTime: TASK_CONFIG.unitTime,
+    uploadTimeout: TASK_CONFIG.uploadTimeout,
+    siblingWindow: TASK_CONFIG.siblingWindow,
+    noShowShare: TASK_CONFIG.noShowShare,
+    minimumFee: TASK_CONFIG.minimumFee,
     treasury: treasury.address.toLowerCase(),
   };
   return { admin, tm, registry, relayRoots, lens, apps, nodes, stranger, relay, treasury, config, errors };
@@ -544,12 +545,8 @@ export class SequenceRun {
     const w = this.world;
     switch (a.t) {
       case "create": {
-        await this.create(
-          w.apps[a.app % w.apps.length],
-          this.fresh("guid"),
-          this.fresh("nonce"),
-          FEES[a.fee % FEES.length],
-        );
+        const guid = this.fresh("guid");
+        await this.create(w.apps[a.app % w.apps.length], guid, taskNonce(guid, 0), FEES[a.fee % FEES.length]);
         return;
       }
       case "group": {
@@ -557,7 +554,7 @@ export class SequenceRun {
         const guid = this.fresh("group-guid");
         const ids: string[] = [];
         for (let i = 0; i < 3; i++) {
-          const id = await this.create(app, guid, this.fresh("nonce"), FEES[a.fee % FEES.length]);
+          const id = await this.create(app, guid, taskNonce(guid, i as 0 | 1 | 2), FEES[a.fee % FEES.length]);
           if (!id) break;
           ids.push(id);
         }
@@ -655,7 +652,7 @@ export class SequenceRun {
               w.tm
                 .connect(caller.signer)
                 .validateTaskGroup(c1, c2, c3, group.guid, this.vrfProof(app, c1, number), VALID_PROOF),
-            (m) => m.validateTaskGroup([c1, c2, c3], number, true),
+            (m) => m.validateTaskGroup([c1, c2, c3], group.guid, number, true),
           );
         } else {
           const number = a.lie ? SAMPLED * 2n : NOT_SAMPLED;

@@ -123,7 +123,6 @@ describe("model-based: chain vs reference model (src/model/network.ts)", functio
       "abort:ValidationTimeout",
       "abort:ResultUploadTimeout",
       "abort:QueueTimeout",
-      "abort:CreatorCancelled",
       "abort:TaskFeeTooLow",
       "abort:IncorrectResult",
       "slash",

@@ -20,6 +20,7 @@ import {
 } from "../helpers/fixture.js";
 import { at, createGroup, playMember, validateGroup, type MemberOutcome } from "../helpers/actors.js";
 import { NodeStatus, TaskAbortReason, TaskStatus } from "../../src/types.js";
+import { DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 
 /** A member's fate before validation: a score, an error, or aborted (Timeout) after its node took it. */
 type Fate = MemberOutcome | "abort-started" | "abort-uploaded";
@@ -47,6 +48,9 @@ const ROWS: Array<{ name: string; fates: [Fate, Fate, Fate]; outcome: [TaskStatu
   { name: "ER,EA,EA", fates: ["error", "abort-started", "abort-started"], outcome: [EA, EA, EA] },
   { name: "EA,EA,EA", fates: ["abort-started", "abort-uploaded", "abort-started"], outcome: [EA, EA, EA] },
 ];
+
+/** What the node of a member aborted in Started is credited (DESIGN §13.3). */
+const NO_SHOW = (FEE * DEFAULT_TASK_PARAMETERS.noShowShare) / 10_000n;
 
 describe("regression B1: group validation with a member aborted after a node took it", function () {
   async function networkWithThreeNodes(): Promise<Network> {
@@ -100,10 +104,13 @@ describe("regression B1: group validation with a member aborted after a node too
           expect(stored.abortReason, `member ${i}`).to.equal(TaskAbortReason.IncorrectResult);
       }
 
-      // Every fee but the GroupValidated one is back with the application; no node has been paid yet.
+      // Every fee but the GroupValidated one is back with the application, except what a member aborted before its
+      // parameters were uploaded paid its node (the application's no-show, DESIGN §13.3).
       const gv = row.outcome.indexOf(GV);
-      expect(await tm.withdrawable(app.address)).to.equal(gv === -1 ? 3n * FEE : 2n * FEE);
-      for (const node of group.nodes) expect(await tm.withdrawable(node.address)).to.equal(0n);
+      const noShow = (i: number) => (row.fates[i] === "abort-started" ? NO_SHOW : 0n);
+      const noShows = noShow(0) + noShow(1) + noShow(2);
+      expect(await tm.withdrawable(app.address)).to.equal((gv === -1 ? 3n * FEE : 2n * FEE) - noShows);
+      for (let i = 0; i < 3; ++i) expect(await tm.withdrawable(group.nodes[i].address)).to.equal(noShow(i));
       for (let i = 0; i < 3; ++i) {
         const status = await net.registry.nodeStatus(group.nodes[i].address);
         expect(status, `node of member ${i}`).to.equal(i === gv ? NodeStatus.Busy : NodeStatus.Available);
@@ -117,11 +124,11 @@ describe("regression B1: group validation with a member aborted after a node too
         let paid = 0n;
         for (let i = 0; i < 3; ++i) {
           const earned = await tm.withdrawable(group.nodes[i].address);
-          if (aborted.includes(i)) expect(earned, `aborted member ${i}`).to.equal(0n);
+          if (aborted.includes(i)) expect(earned, `aborted member ${i}`).to.equal(noShow(i));
           else expect(earned, `agreeing member ${i}`).to.be.greaterThan(0n);
           paid += earned;
         }
-        expect(paid).to.equal(FEE);
+        expect(paid).to.equal(FEE + noShows);
         expect(await tm.totalEscrowed()).to.equal(0n);
         await expectSolvent(net);
       }

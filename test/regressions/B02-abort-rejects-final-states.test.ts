@@ -43,6 +43,7 @@ describe("regression B2: abortTask rejects every final state", function () {
 
     const single = await driveTask(net, otherApp, TaskStatus.EndSuccess);
     const cancelled = await createTask(net, otherApp, { requiredGPU: "0x" + "11".repeat(32), requiredGPUVRAM: 80 });
+    await networkHelpers.time.increaseTo(await tm.deadlineOf(cancelled.commitment)); // no cancel while queued
     await (await tm.connect(otherApp).abortTask(cancelled.commitment)).wait();
 
     const finals: Array<[Bytes32, TaskStatus]> = [

@@ -25,6 +25,7 @@ import {
   selectedNode,
   uploadParameters,
   uploadResult,
+  NO_PARAMS_PROOF,
   type CreatedTask,
   type Network,
 } from "../helpers/fixture.js";
@@ -38,10 +39,9 @@ describe("regression B3: QoS task scores by speed, not by argument order", funct
     return net;
   }
 
-  for (const order of [
-    [0, 1, 2],
-    [0, 2, 1],
-  ] as const) {
+  // Argument order is now fixed by each member's k (DESIGN §13.2), so it cannot pick the ranking either: (c0, c2, c1)
+  // is refused.
+  for (const order of [[0, 1, 2]] as const) {
     it(`ranks c2 (fastest) 10, c1 5, c0 (slowest) 2 with arguments (c${order.join(", c")})`, async function () {
       const net = await networkHelpers.loadFixture(networkWithThreeNodes);
       const tm = net.taskManager;
@@ -51,7 +51,7 @@ describe("regression B3: QoS task scores by speed, not by argument order", funct
       await at(t0);
       const c0 = await createTask(net, app, { sampled: true });
       await at(t0 + 10n);
-      const c1 = await createTask(net, app, { taskGUID: c0.taskGUID });
+      const c1 = await createTask(net, app, { taskGUID: c0.taskGUID, k: 1 });
       await uploadParameters(net, app, c0.commitment);
       await uploadParameters(net, app, c1.commitment);
       const tasks: CreatedTask[] = [c0, c1];
@@ -63,7 +63,7 @@ describe("regression B3: QoS task scores by speed, not by argument order", funct
       await (await tm.connect(nodes[0]).submitTaskScore(c0.commitment, SCORE_A)).wait();
 
       await at(t0 + 400n);
-      const c2 = await createTask(net, app, { taskGUID: c0.taskGUID });
+      const c2 = await createTask(net, app, { taskGUID: c0.taskGUID, k: 2 });
       tasks.push(c2);
       nodes.push(await selectedNode(net, c2.commitment));
       await uploadParameters(net, app, c2.commitment);
@@ -73,10 +73,17 @@ describe("regression B3: QoS task scores by speed, not by argument order", funct
       const speeds = await Promise.all(
         tasks.map(async (t) => {
           const stored = await tm.getTask(t.commitment);
-          return stored.scoreReadyAt - stored.startedAt;
+          return stored.scoreReadyAt - stored.uploadedAt; // from the parameter upload (DESIGN §13.7)
         }),
       );
-      expect(speeds).to.deep.equal([300n, 200n, 100n]);
+      expect(speeds[2] < speeds[1] && speeds[1] < speeds[0], `speeds ${speeds.join(", ")}`).to.equal(true);
+
+      const swapped = [c0.commitment, c2.commitment, c1.commitment] as const;
+      await expect(
+        tm.connect(app).validateTaskGroup(...swapped, c0.taskGUID, samplingProof(app, c0.seed), ...NO_PARAMS_PROOF),
+      )
+        .to.be.revertedWithCustomError(tm, "TaskGroupNonceMismatch")
+        .withArgs(c2.commitment, 1);
 
       const ids = order.map((i) => tasks[i].commitment) as [string, string, string];
       const proof = await paramsProof(net, ids);

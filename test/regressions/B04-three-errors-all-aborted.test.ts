@@ -12,6 +12,7 @@ import {
   joinNode,
   networkHelpers,
   type Network,
+  uploadParameters,
 } from "../helpers/fixture.js";
 import { HEALTH_ONE, at, createGroup, playMember, validateGroup } from "../helpers/actors.js";
 import { NodeStatus, TaskAbortReason, TaskStatus } from "../../src/types.js";
@@ -71,6 +72,7 @@ describe("regression B4: three errors end as EndAborted ×3, never EndGroupRefun
     const group = await createGroup(net, app);
     await playMember(net, app, group, 0, "error");
     await playMember(net, app, group, 1, "error");
+    await uploadParameters(net, app, group.commitments[2]); // the node's timeout: a full refund (DESIGN §13.3)
     await at(await tm.deadlineOf(group.commitments[2]));
     await (await tm.connect(net.stranger).abortTask(group.commitments[2])).wait();
 

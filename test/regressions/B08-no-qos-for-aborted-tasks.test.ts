@@ -17,6 +17,7 @@ import {
   networkHelpers,
   uploadResult,
   type Network,
+  uploadParameters,
 } from "../helpers/fixture.js";
 import {
   HEALTH_AFTER_TIMEOUT,
@@ -48,6 +49,8 @@ describe("regression B8: no QoS rewards for aborted tasks", function () {
     const group = await createGroup(net, app);
     await playMember(net, app, group, 0, SCORE_A);
     await playMember(net, app, group, 1, SCORE_A_NEAR);
+    // The node's own timeout (after the upload; a Started timeout is the application's, DESIGN §13.3).
+    await uploadParameters(net, app, group.commitments[2]);
     await at(await tm.deadlineOf(group.commitments[2]));
     await (await tm.connect(net.stranger).abortTask(group.commitments[2])).wait();
     await (await validateGroup(net, app, group)).wait();

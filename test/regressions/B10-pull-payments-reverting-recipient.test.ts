@@ -37,6 +37,10 @@ import {
 import { newTaskIdentity } from "../../src/crypto/commitment.js";
 import { subgroupWitness } from "../../src/crypto/babyjub.js";
 import { NodeStatus, TaskAbortReason, TaskStatus } from "../../src/types.js";
+import { DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
+
+/** What the node of a Started task is credited when the application never uploads (DESIGN §13.3). */
+const NO_SHOW = (FEE * DEFAULT_TASK_PARAMETERS.noShowShare) / 10_000n;
 
 /** ReentrantReceiver.Mode */
 const Mode = { WithdrawCaught: 0, WithdrawToCaught: 1, WithdrawBubbled: 2 } as const;
@@ -165,7 +169,7 @@ describe("regression B10: pull payments — a reverting recipient blocks nothing
   });
 
   describe("an application implemented as a contract that refuses ether", function () {
-    it("is refunded when a stranger ends its timed-out task and when it cancels a queued one", async function () {
+    it("is refunded when a stranger ends its timed-out task and when it ends its timed-out queued one", async function () {
       const net = await networkHelpers.loadFixture(emptyNetwork);
       const tm = net.taskManager;
       const actor = await deployRevertingReceiver(net);
@@ -173,7 +177,7 @@ describe("regression B10: pull payments — a reverting recipient blocks nothing
       const [node] = net.nodes;
       await joinNode(net, node);
 
-      // Started → Timeout, ended by a stranger: refund credited, the node released.
+      // Started → Timeout, ended by a stranger: the application's no-show, the node credited noShowShare.
       const started = await createAsContract(net, actor);
       expect(await tm.taskStatus(started)).to.equal(TaskStatus.Started);
       const queued = await createAsContract(net, actor);
@@ -183,34 +187,38 @@ describe("regression B10: pull payments — a reverting recipient blocks nothing
       await expect(tx)
         .to.emit(tm, "TaskAborted")
         .withArgs(started, net.stranger.address, TaskStatus.Started, TaskAbortReason.Timeout);
-      await expect(tx).to.emit(tm, "TaskFeeRefunded").withArgs(started, appAddress, FEE);
+      await expect(tx)
+        .to.emit(tm, "TaskFeeRefunded")
+        .withArgs(started, appAddress, FEE - NO_SHOW);
       // The released node takes the queued task in the same transaction.
       await expect(tx).to.emit(tm, "TaskStarted").withArgs(queued, node.address);
 
-      // A queued task cancelled by the contract itself.
+      // A queued task ended by the contract itself at its queue timeout (no cancel while queued).
       const third = await createAsContract(net, actor);
+      await at(await tm.deadlineOf(third));
       await expect(actAs(actor, net.admin, tm, "abortTask", [third]))
         .to.emit(tm, "TaskAborted")
-        .withArgs(third, appAddress, TaskStatus.Queued, TaskAbortReason.CreatorCancelled);
-      expect(await tm.withdrawable(appAddress)).to.equal(2n * FEE);
+        .withArgs(third, appAddress, TaskStatus.Queued, TaskAbortReason.QueueTimeout);
+      expect(await tm.withdrawable(appAddress)).to.equal(2n * FEE - NO_SHOW);
       await expectSolvent(net);
 
       await expect(actAs(actor, net.admin, tm, "withdraw", []))
         .to.be.revertedWithCustomError(tm, "PaymentTransferFailed")
-        .withArgs(appAddress, 2n * FEE);
-      expect(await tm.withdrawable(appAddress)).to.equal(2n * FEE);
+        .withArgs(appAddress, 2n * FEE - NO_SHOW);
+      expect(await tm.withdrawable(appAddress)).to.equal(2n * FEE - NO_SHOW);
       await expectSolvent(net);
     });
   });
 
   describe("a reentrant receiver", function () {
-    /** The receiver, credited with FEE as a cancelled application, while another application's 5 FEE sit in escrow. */
+    /** The receiver, credited with FEE after its queued task timed out, while another application's 5 FEE sit in escrow. */
     async function creditedReceiver(net: Network, mode: number) {
       const tm = net.taskManager;
       const receiver = await deployReentrantReceiver(net);
       const address = await receiver.getAddress();
       await (await receiver.configure(await tm.getAddress(), mode)).wait();
       const own = await createAsContract(net, receiver);
+      await networkHelpers.time.increaseTo(await tm.deadlineOf(own));
       await (await actAs(receiver, net.admin, tm, "abortTask", [own])).wait();
       await createTask(net, net.apps[0], { fee: 5n * FEE });
       expect(await tm.withdrawable(address)).to.equal(FEE);

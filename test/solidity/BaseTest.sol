@@ -43,6 +43,14 @@ abstract contract BaseTest is Test {
     uint64 internal constant RESULT_UPLOAD_TIMEOUT = 15 * 60;
     uint64 internal constant QUEUE_SIZE_FACTOR = 5;
     uint64 internal constant MIN_QUEUE_CAPACITY = 50;
+    uint64 internal constant UPLOAD_TIMEOUT = 15 * 60;
+    /// @dev queue + upload + execution timeouts: the original's latest possible score time (DESIGN §13.2).
+    uint64 internal constant SIBLING_WINDOW = QUEUE_TIMEOUT + UPLOAD_TIMEOUT + EXECUTION_TIMEOUT;
+    uint16 internal constant NO_SHOW_SHARE = 2_000;
+    /// @dev How long after its creation a scored task waits for its group (`TaskRules.deadline`).
+    uint64 internal constant GROUP_SPAN =
+        SIBLING_WINDOW + QUEUE_TIMEOUT + UPLOAD_TIMEOUT + EXECUTION_TIMEOUT + VALIDATION_TIMEOUT;
+    uint96 internal constant MIN_FEE = 0.001 ether;
 
     // ---------------------------------------------------------------------------------------------------------
     // Fixture values (test/helpers/fixture.ts)
@@ -154,7 +162,11 @@ abstract contract BaseTest is Test {
                 queueSizeFactor: QUEUE_SIZE_FACTOR,
                 minQueueCapacity: MIN_QUEUE_CAPACITY,
                 overhead: [uint64(20), 5, 60],
-                unitTime: [uint64(10), 1, 20]
+                unitTime: [uint64(10), 1, 20],
+                uploadTimeout: UPLOAD_TIMEOUT,
+                siblingWindow: SIBLING_WINDOW,
+                noShowShare: NO_SHOW_SHARE,
+                minimumFee: [MIN_FEE, MIN_FEE, MIN_FEE]
             });
     }
 
@@ -163,7 +175,7 @@ abstract contract BaseTest is Test {
     // ---------------------------------------------------------------------------------------------------------
 
     function _boundFee(uint256 raw) internal pure returns (uint256) {
-        return bound(raw, 1, MAX_FEE);
+        return bound(raw, MIN_FEE, MAX_FEE);
     }
 
     function _boundStake(uint256 raw) internal pure returns (uint256) {
@@ -238,6 +250,11 @@ abstract contract BaseTest is Test {
 
     function _commitment(bytes32 guid, bytes32 nonce) internal pure returns (bytes32) {
         return keccak256(abi.encodePacked(guid, nonce));
+    }
+
+    /// @dev Member k's nonce under `guid` (k = 0 original, 1 and 2 validation tasks; DESIGN §13.2).
+    function _nonce(bytes32 guid, uint8 k) internal pure returns (bytes32) {
+        return keccak256(abi.encodePacked(guid, k));
     }
 
     /// @dev An SD task for any GPU with >= 8 GB, version 2.0.0, SDXL, size 1.

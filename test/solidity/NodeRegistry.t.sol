@@ -26,7 +26,9 @@ contract NodeRegistryTest is BaseTest {
     }
 
     /// @dev Ends `id` by an execution timeout (anyone may call after the deadline): the node is released.
+    /// @dev A node timeout: the parameters are uploaded first (a Started timeout is the application's, DESIGN §13.3).
     function _timeOut(bytes32 id) internal {
+        if (tm.taskStatus(id) == ITaskTypes.TaskStatus.Started) _uploadParameters(id);
         vm.warp(tm.deadlineOf(id));
         vm.prank(stranger);
         tm.abortTask(id);
@@ -563,6 +565,7 @@ contract NodeRegistryTest is BaseTest {
         _assertStatus(node, INodeRegistry.NodeStatus.Busy);
         // A queued task is not handed to the node that is leaving.
         bytes32 queued = _createTask(apps[0], "guid-2", "nonce-2");
+        _uploadParameters(id);
         vm.expectEmit(true, false, false, true, address(registry));
         emit INodeRegistry.NodeKickedOut(node, MINIMUM_STAKE);
         _timeOut(id);

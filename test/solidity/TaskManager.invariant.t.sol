@@ -37,7 +37,8 @@ contract TaskManagerHandler is CommonBase, StdUtils {
 
     uint256 internal constant MINIMUM_STAKE = 400 ether;
     uint256 internal constant MAX_STAKE = 8_000 ether;
-    uint256 internal constant MIN_FEE = 1 gwei;
+    /// @dev BaseTest's `minimumFee` of every task type.
+    uint256 internal constant MIN_FEE = 0.001 ether;
     uint256 internal constant MAX_FEE = 10 ether;
     /// @dev Longer than the execution and validation timeouts, shorter than the queue timeout.
     uint256 internal constant MAX_WARP = 40 minutes;
@@ -161,7 +162,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     /// @notice An application creates a single task with a random fee, type, size and hardware requirement.
     function createTask(uint256 appSeed, uint256 feeSeed, uint256 shapeSeed) external observed {
         uint256 appIndex = appSeed % _apps.length;
-        ITaskManager.TaskInput memory input = _input(keccak256(abi.encode("guid", ++_counter)), shapeSeed);
+        ITaskManager.TaskInput memory input = _input(keccak256(abi.encode("guid", ++_counter)), 0, shapeSeed);
         if (_create(appIndex, input, _bound(feeSeed, MIN_FEE, MAX_FEE))) calls["createTask"]++;
     }
 
@@ -172,7 +173,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         uint256 fee = _bound(feeSeed, MIN_FEE, MAX_FEE);
         bytes32[3] memory ids;
         for (uint256 i = 0; i < 3; ++i) {
-            ITaskManager.TaskInput memory input = _input(guid, shapeSeed);
+            ITaskManager.TaskInput memory input = _input(guid, uint8(i), shapeSeed);
             if (!_create(appIndex, input, fee)) return; // queue full: the members created so far stay single
             ids[i] = input.taskIDCommitment;
         }
@@ -358,15 +359,17 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         }
     }
 
-    /// @notice The creator cancels a queued task (allowed at any time).
+    /// @notice The creator tries to cancel a queued task before its queue timeout: refused (ISSUE-NOTES, DESIGN
+    /// §13.1: Queued counts as before dispatch).
     function cancelQueued(uint256 taskSeed) external observed {
         (bytes32 id, bool found) = _find(taskSeed, ITaskTypes.TaskStatus.Queued, ITaskTypes.TaskStatus.Queued);
-        if (!found) return;
+        if (!found || block.timestamp >= TM.deadlineOf(id)) return;
         vm.prank(_apps[_appOfTask[id]]);
         try TM.abortTask(id) {
-            calls["cancelQueued"]++;
+            adversarySuccesses++;
         } catch (bytes memory reason) {
-            _unexpected(reason);
+            if (bytes4(reason) != ITaskManager.TaskDeadlineNotReached.selector) _unexpected(reason);
+            calls["cancelQueued"]++;
         }
     }
 
@@ -525,8 +528,13 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     // Helpers
     // ---------------------------------------------------------------------------------------------------------
 
-    function _input(bytes32 guid, uint256 shapeSeed) internal returns (ITaskManager.TaskInput memory input) {
-        bytes32 nonce = keccak256(abi.encode("nonce", ++_counter));
+    /// @dev Member k of `guid` (k = 0 for a single task or an original): nonce keccak256(guid, k), DESIGN §13.2.
+    function _input(
+        bytes32 guid,
+        uint8 k,
+        uint256 shapeSeed
+    ) internal pure returns (ITaskManager.TaskInput memory input) {
+        bytes32 nonce = keccak256(abi.encodePacked(guid, k));
         input.taskType = ITaskTypes.TaskType(shapeSeed % 3);
         input.taskIDCommitment = keccak256(abi.encodePacked(guid, nonce));
         input.nonce = nonce;
@@ -969,6 +977,8 @@ contract TaskManagerInvariantTest is BaseTest {
                 if (b % 3 == 0) handler.quitNode(a);
                 else if (b % 3 == 1) handler.pauseNode(a);
                 else handler.resumeNode(a);
+                // A node paused at once is resumed at once now and then, so the walk always reaches `resume`.
+                if (b % 7 == 1) handler.resumeNode(a);
             } else {
                 handler.withdrawApp(a);
                 handler.withdrawNode(b);

@@ -17,9 +17,11 @@ describe("unit: crypto helpers (TypeScript against the contracts)", function () 
   });
 
   describe("commitment", function () {
-    it("taskIDCommitment is keccak256(abi.encodePacked(guid, nonce)) and differs per nonce", function () {
+    it("taskIDCommitment is keccak256(abi.encodePacked(guid, nonce)) and differs per member k", function () {
       const a = newTaskIdentity();
-      const b = newTaskIdentity(a.taskGUID);
+      const b = newTaskIdentity(a.taskGUID, 1);
+      expect(a.nonce).to.equal(solidityPackedKeccak256(["bytes32", "uint8"], [a.taskGUID, 0]));
+      expect(b.nonce).to.equal(solidityPackedKeccak256(["bytes32", "uint8"], [a.taskGUID, 1]));
       expect(a.commitment).to.equal(solidityPackedKeccak256(["bytes32", "bytes32"], [a.taskGUID, a.nonce]));
       expect(taskIDCommitment(a.taskGUID, a.nonce)).to.equal(a.commitment);
       expect(b.taskGUID).to.equal(a.taskGUID);
