@@ -824,7 +824,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         {},
-        () => tm.connect(net.admin).setConfig({ ...c, siblingWindow: latest - 1n }),
+        () => tm.connect(net.governor).setConfig({ ...c, siblingWindow: latest - 1n }),
         tm,
         "TaskConfigSiblingWindowTooShort",
         [latest - 1n, latest],
@@ -832,7 +832,7 @@ describe("integration: every custom error", function () {
       await expectRevert(
         net,
         {},
-        () => tm.connect(net.admin).setConfig({ ...c, noShowShare: 10_001n }),
+        () => tm.connect(net.governor).setConfig({ ...c, noShowShare: 10_001n }),
         tm,
         "TaskConfigNoShowShareTooHigh",
         [10_001n],

@@ -64,7 +64,7 @@ function addresses(net: Network) {
 async function neverSample(net: Network): Promise<void> {
   const c = await net.taskManager.config();
   await (
-    await net.taskManager.setConfig({
+    await net.taskManager.connect(net.governor).setConfig({
       samplingDivisor: NEVER_SAMPLED,
       distanceThreshold: c.distanceThreshold,
       queueTimeout: c.queueTimeout,
@@ -73,8 +73,12 @@ async function neverSample(net: Network): Promise<void> {
       resultUploadTimeout: c.resultUploadTimeout,
       queueSizeFactor: c.queueSizeFactor,
       minQueueCapacity: c.minQueueCapacity,
+      uploadTimeout: c.uploadTimeout,
+      siblingWindow: c.siblingWindow,
+      noShowShare: c.noShowShare,
       overhead: [...c.overhead] as [bigint, bigint, bigint],
       unitTime: [...c.unitTime] as [bigint, bigint, bigint],
+      minimumFee: [...c.minimumFee] as [bigint, bigint, bigint],
     })
   ).wait();
 }

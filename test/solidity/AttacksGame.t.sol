@@ -37,7 +37,7 @@ contract AttacksGameTest is BaseTest {
         _mockParamsProof(true);
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof());
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -194,7 +194,7 @@ contract AttacksGameTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupRequirementsMismatch.selector, ids[1], ids[0]));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof());
         assertEq(registry.getNode(honest).stake, stake);
         _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.ScoreReady);
     }
@@ -227,10 +227,10 @@ contract AttacksGameTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, ids[0]);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupNonceMismatch.selector, spareA, 1));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], spareA, spareB, GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], spareA, spareB, GUID, proof, _noProof());
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupNonceMismatch.selector, spareB, 2));
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], spareB, GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], spareB, GUID, proof, _noProof());
         // The one group there is: the two validation tasks agree against the original, which is slashed.
         _validate(ids);
         _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.EndInvalidated);
@@ -259,7 +259,7 @@ contract AttacksGameTest is BaseTest {
             abi.encodeWithSelector(ITaskManager.TaskGroupOutsideWindow.selector, ids[2], windowEnd + 1, windowEnd)
         );
         vm.prank(app);
-        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(ids[0], ids[1], ids[2], GUID, proof, _noProof());
     }
 
     /// @dev A validation task created before the original cannot be grouped with it (the node of a task created
@@ -278,7 +278,7 @@ contract AttacksGameTest is BaseTest {
         ISamplingVerifier.VRFProof memory proof = _proofFor(0, original);
         vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskGroupNotOriginal.selector, original, early));
         vm.prank(app);
-        tm.validateTaskGroup(original, early, other, GUID, proof, _noProof(), 0);
+        tm.validateTaskGroup(original, early, other, GUID, proof, _noProof());
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -293,6 +293,7 @@ contract AttacksGameTest is BaseTest {
                 NODE_VRAM,
                 _defaultVersion(),
                 _bjjKey(),
+                _bjjWitness(),
                 _defaultModels()
             );
             ITaskManager.TaskInput memory input = _taskInput(GUID, _nonce(GUID, uint8(i)));
