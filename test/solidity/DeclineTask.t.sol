@@ -58,6 +58,7 @@ contract DeclineTaskTest is BaseTest {
     function _lowerHealth() internal {
         _joinNode(node);
         bytes32 first = _createTask(app, "guid", "first");
+        _uploadParameters(first); // the node's timer: it never executes after the upload
         vm.warp(block.timestamp + EXECUTION_TIMEOUT);
         tm.abortTask(first);
         assertEq(registry.getNode(node).health, 3_000);

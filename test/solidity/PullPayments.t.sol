@@ -5,6 +5,7 @@ import {Vm} from "forge-std/Vm.sol";
 import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
 import {IPullPayments} from "../../contracts/interfaces/IPullPayments.sol";
 import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
+import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @title Pull payments: crediting and withdrawing (P1, P2 of PROPERTIES.md)
@@ -12,13 +13,19 @@ contract PullPaymentsTest is BaseTest {
     bytes32 internal constant GUID = "dust-group";
     uint64 internal constant SCORE = 0x0123456789ABCDEF;
 
+    /// @dev No minimum fee, so that a 1-wei group can be created.
+    function _taskConfig() internal pure override returns (ITaskManager.TaskConfig memory config) {
+        config = super._taskConfig();
+        config.minimumFee = [uint96(0), 0, 0];
+    }
+
     /// @dev A group whose fee is 1 wei: the agreeing peers' 10/5/2 shares round down to zero. A zero share credits
     /// nothing (no `BalanceCredited`), the validated task's node takes the whole wei, and the money still adds up.
     function test_zeroShareCreditsNothingAndTheRemainderGoesToTheValidatedNode() public {
         bytes32[3] memory ids;
         for (uint256 i = 0; i < 3; ++i) {
             _joinNode(nodes[i]);
-            ids[i] = _createTask(apps[0], GUID, keccak256(abi.encode("dust", i)), 1);
+            ids[i] = _createTask(apps[0], GUID, _nonce(GUID, uint8(i)), 1);
             _uploadParameters(ids[i]);
         }
         // Member 1 is fastest (10), member 2 next (5), member 0 last (2): every peer share of 1 wei rounds to 0.
@@ -57,8 +64,8 @@ contract PullPaymentsTest is BaseTest {
     /// second withdrawal reverts with `PaymentNothingToWithdraw`.
     function test_withdrawToPaysElsewhereOnce() public {
         bytes32 id = _createTask(apps[0], "queued", "nonce", FEE);
-        vm.prank(apps[0]);
-        tm.abortTask(id); // queued: the creator cancels, refund
+        vm.warp(block.timestamp + QUEUE_TIMEOUT);
+        tm.abortTask(id); // queued past its timeout: refund
         uint256 before = stranger.balance;
         vm.prank(apps[0]);
         assertEq(tm.withdrawTo(payable(stranger)), FEE);
