@@ -15,7 +15,7 @@
  *      multiplies δ by a scalar drawn only from the beacon hash, so a beacon-only δ is the same for every circuit;
  *      and scripts/zk/ceremony.ts refuses to finalize those setup-only and beacon-only zkeys.
  *
- * Needs the artefacts of `npm run zk:build` (run by the npm pre-scripts). Runtime: a few seconds (the beacon
+ * Needs the artefacts of `npm run zk:build` (run by the npm pre-scripts). Runtime: about 15 s (the beacon
  * derivation compiles and sets up a one-constraint circuit).
  */
 import { expect } from "chai";
