@@ -157,13 +157,14 @@ describe("integration: the node agent declines neutrally (app key outside the pr
   });
 
   it("runs a task with a valid app key as before (control)", async function () {
+    const nonce = await ethers.provider.getTransactionCount(net.nodes[0].address);
     const task = await createTask(net, net.apps[0]);
     await uploadParameters(net, net.apps[0], task.commitment);
     // The agent fetches from the dead relay URL: it must be retrying the fetch, not declining.
     await until("a fetch attempt", async () => events.some((e) => e.type === "error"));
     expect(await net.taskManager.taskStatus(task.commitment)).to.equal(BigInt(TaskStatus.ParametersUploaded));
     expect(events.some((e) => e.type === "declined")).to.equal(false);
-    expect(await ethers.provider.getTransactionCount(net.nodes[0].address)).to.equal(1); // the join only
+    expect(await ethers.provider.getTransactionCount(net.nodes[0].address)).to.equal(nonce); // no decline sent
   });
 
   it("declines with ModelDownloadFailed when the executor says a model cannot be downloaded", async function () {
