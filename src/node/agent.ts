@@ -13,7 +13,8 @@
  *   could get the node slashed); ParametersUploaded → fetch the parameter blob from the relay (the relay client
  *   refuses bytes that do not hash to the blob hash on-chain: the step is then retried like any relay failure, and
  *   nothing is decrypted or reported), decrypt it, run the executor, `submitTaskScore`
- *   (or `reportTaskError` when the executor says the parameters can never run); Validated / GroupValidated →
+ *   (or `reportTaskError` when the executor says the parameters can never run, or `declineTask(ModelDownloadFailed)`
+ *   when it says a model the task names cannot be downloaded); Validated / GroupValidated →
  *   encrypt the result to the application's key, upload it to the relay, prove ResultAvailability (the two overlap),
  *   and `reportTaskResultUploaded` with the relay's Merkle proof; a final status → forget the task.
  * - Deadlines: when the application never validates a scored task, the agent calls `abortTask` after the
@@ -49,7 +50,7 @@ import { TaskAbortReason, TaskStatus, TaskType, NodeStatus, TaskError, isFinal }
 import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
 import { ChainWatcher, type ChainBlock, type ChainEvent } from "../chain/watcher.js";
 import { TxSender, type GasRecorder } from "../chain/tx.js";
-import { InvalidParametersError, isImageTask, scoreOf, type Executor } from "./executor.js";
+import { InvalidParametersError, ModelUnavailableError, isImageTask, scoreOf, type Executor } from "./executor.js";
 
 /** What a node runs on (sent at join). */
 export interface NodeProfile {
@@ -122,6 +123,8 @@ interface Job {
   result: string | null;
   score: string | null;
   invalidReason: string | null;
+  /** Why the node declines the task (a model it names cannot be downloaded), or null/absent. */
+  declineReason?: string | null;
 }
 
 class AgentStopped extends Error {
@@ -382,7 +385,10 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
     if (status === TaskStatus.Started || status === TaskStatus.ParametersUploaded) {
       const appKey: PublicKey = [info.appPublicKey[0], info.appPublicKey[1]];
       if (!isValidPublicKey(appKey)) {
-        await this.refuseAppKey(c, appKey, status, deadline);
+        const message =
+          `task ${c} names an application Baby Jubjub key (${appKey[0]}, ${appKey[1]}) outside the prime-order ` +
+          `subgroup: no result proof can exist for it, so the node declines the task (refund, no penalty)`;
+        await this.declineTask(c, TaskAbortReason.AppKeyInvalid, message, status, deadline);
         return;
       }
     }
@@ -390,7 +396,9 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       case TaskStatus.ParametersUploaded: {
         const job = await this.ensureJob(c, taskType, info.paramsHash);
         this.ensureRunning();
-        if (job.invalidReason !== null) {
+        if (job.declineReason) {
+          await this.declineTask(c, TaskAbortReason.ModelDownloadFailed, job.declineReason, status, deadline);
+        } else if (job.invalidReason !== null) {
           await this.tx.send("reportTaskError", () =>
             this.taskManager.reportTaskError(c, TaskError.ParametersValidationFailed),
           );
@@ -421,14 +429,18 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
   }
 
   /**
-   * The application's key is outside the prime-order subgroup (or off the curve): the node could compute, but never
-   * prove its result (circomlib has no witness for small-order keys), so it declines neutrally before its deadline.
-   * From the deadline on, `declineTask` reverts and `abortTask` settles the task (the agent's deadline path).
+   * Ends the task neutrally for a reason the application caused (DESIGN §13.3): an app key outside the prime-order
+   * subgroup (the node could compute, but never prove its result: circomlib has no witness for small-order keys),
+   * or a model the task names that cannot be downloaded. Only before the deadline: from then on `declineTask`
+   * reverts and `abortTask` settles the task (the agent's deadline path).
    */
-  private async refuseAppKey(c: string, appKey: PublicKey, status: TaskStatus, deadline: bigint): Promise<void> {
-    const message =
-      `task ${c} names an application Baby Jubjub key (${appKey[0]}, ${appKey[1]}) outside the prime-order ` +
-      `subgroup: no result proof can exist for it, so the node declines the task (AppKeyInvalid, refund, no penalty)`;
+  private async declineTask(
+    c: string,
+    reason: TaskAbortReason,
+    message: string,
+    status: TaskStatus,
+    deadline: bigint,
+  ): Promise<void> {
     const latest = this.watcher.latest.timestamp;
     if (deadline > 0n && latest >= deadline) {
       this.options.log?.(`${this.name}: ${message}; too late to decline, ending it by its deadline instead`);
@@ -438,10 +450,10 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       this.emitEvent({ type: "aborted", taskIDCommitment: c, lastStatus: status });
       return;
     }
-    this.options.log?.(`${this.name}: ${message}`);
+    this.options.log?.(`${this.name}: ${message} [${TaskAbortReason[reason]}]`);
     this.ensureRunning();
-    await this.tx.call("declineTask", this.taskManager.declineTask, [c, TaskAbortReason.AppKeyInvalid]);
-    this.emitEvent({ type: "declined", taskIDCommitment: c, reason: TaskAbortReason.AppKeyInvalid, message });
+    await this.tx.call("declineTask", this.taskManager.declineTask, [c, reason]);
+    this.emitEvent({ type: "declined", taskIDCommitment: c, reason, message });
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -505,8 +517,19 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
         job = { taskType, result: hexlify(result), score, invalidReason: null };
         this.emitEvent({ type: "executed", taskIDCommitment: c, score, ms: Date.now() - started });
       } catch (error) {
-        if (!(error instanceof InvalidParametersError)) throw error; // the node's own failure: retry, never report
-        job = { taskType, result: null, score: null, invalidReason: error.message };
+        if (error instanceof ModelUnavailableError) {
+          job = {
+            taskType,
+            result: null,
+            score: null,
+            invalidReason: null,
+            declineReason: `task ${c} needs model ${error.model}, which cannot be downloaded: ${error.message}`,
+          };
+        } else if (error instanceof InvalidParametersError) {
+          job = { taskType, result: null, score: null, invalidReason: error.message };
+        } else {
+          throw error; // the node's own failure: retry, never report
+        }
       }
     }
     this.jobs.set(c, job!);

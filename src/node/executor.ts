@@ -19,9 +19,11 @@
  *
  * Errors: throw {@link InvalidParametersError} only when the parameters can never run on any node (malformed JSON,
  * a missing prompt, a LoRA for another base model...): the agent then calls `reportTaskError`, which a validation
- * group would invalidate if other nodes did run the task. Throw anything else for failures that are the node's own
- * (out of memory, a model download that timed out): the agent retries until the task's execution deadline and never
- * reports those on-chain.
+ * group would invalidate if other nodes did run the task. Throw {@link ModelUnavailableError} when a model or LoRA
+ * that the task names cannot be downloaded from its source for good (it does not exist, or its source refuses it):
+ * the agent then declines the task neutrally (`declineTask(ModelDownloadFailed)`: refund, no penalty, no pay).
+ * Throw anything else for failures that are the node's own (out of memory, a model download that timed out): the
+ * agent retries until the task's execution deadline and never reports those on-chain.
  *
  * `execute` may take as long as the engine needs; the agent keeps following the chain meanwhile, and the task's
  * execution deadline (`TaskConfig.executionTimeout`, 15 min by default) bounds it.
@@ -59,6 +61,21 @@ export class InvalidParametersError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "InvalidParametersError";
+  }
+}
+
+/**
+ * A model or LoRA the task names cannot be downloaded from its source, for a reason the application caused (it
+ * does not exist, or its source refuses it): the agent declines the task with `ModelDownloadFailed` (DESIGN §13.3's
+ * neutral end). Not for transient failures (a timeout, a full disk): those are the node's own, throw another error.
+ */
+export class ModelUnavailableError extends Error {
+  constructor(
+    readonly model: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "ModelUnavailableError";
   }
 }
 

@@ -4,6 +4,7 @@ export {
   DishonestExecutor,
   ImageExecutor,
   InvalidParametersError,
+  ModelUnavailableError,
   StandInExecutor,
   TextExecutor,
   MAX_TEXT_RESULT_BYTES,

@@ -18,14 +18,17 @@ import {
   deployNetwork,
   ethers,
   networkHelpers,
+  parametersBlob,
   uploadParameters,
   type CreatedTask,
   type Network,
 } from "../helpers/fixture.js";
 import { ORDER_4, ORDER_8, withSmallOrderComponent } from "../helpers/small-order.js";
-import { NodeAgent, StandInExecutor, type NodeAgentEvent } from "../../src/node/index.js";
+import { FakeRelay } from "../helpers/fake-relay.js";
+import { ModelUnavailableError, NodeAgent, StandInExecutor, type NodeAgentEvent } from "../../src/node/index.js";
 import type { ExecutionRequest, ExecutionResult, Executor } from "../../src/node/executor.js";
 import { isValidPublicKey, type PublicKey } from "../../src/crypto/babyjub.js";
+import { blobToBytes } from "../../src/crypto/blob.js";
 import { TaskAbortReason, TaskStatus } from "../../src/types.js";
 
 /**
@@ -43,9 +46,12 @@ async function createTaskWithAppKey(
 class RecordingExecutor implements Executor {
   readonly name = "recording";
   readonly runs: ExecutionRequest[] = [];
+  /** When set, every run fails with this (e.g. a model that cannot be downloaded). */
+  failWith: Error | null = null;
   private readonly inner = new StandInExecutor("bad-key");
   execute(request: ExecutionRequest): Promise<ExecutionResult> {
     this.runs.push(request);
+    if (this.failWith) return Promise.reject(this.failWith);
     return this.inner.execute(request);
   }
 }
@@ -60,7 +66,7 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs 
 
 const freshNetwork = () => deployNetwork();
 
-describe("integration: the node agent declines a task whose app key is outside the prime-order subgroup", function () {
+describe("integration: the node agent declines neutrally (app key outside the prime-order subgroup, model unavailable)", function () {
   this.timeout(120_000);
 
   let net: Network;
@@ -151,12 +157,57 @@ describe("integration: the node agent declines a task whose app key is outside t
   });
 
   it("runs a task with a valid app key as before (control)", async function () {
+    const nonce = await ethers.provider.getTransactionCount(net.nodes[0].address);
     const task = await createTask(net, net.apps[0]);
     await uploadParameters(net, net.apps[0], task.commitment);
     // The agent fetches from the dead relay URL: it must be retrying the fetch, not declining.
     await until("a fetch attempt", async () => events.some((e) => e.type === "error"));
     expect(await net.taskManager.taskStatus(task.commitment)).to.equal(BigInt(TaskStatus.ParametersUploaded));
     expect(events.some((e) => e.type === "declined")).to.equal(false);
-    expect(await ethers.provider.getTransactionCount(net.nodes[0].address)).to.equal(1); // the join only
+    expect(await ethers.provider.getTransactionCount(net.nodes[0].address)).to.equal(nonce); // no decline sent
+  });
+
+  it("declines with ModelDownloadFailed when the executor says a model cannot be downloaded", async function () {
+    const relay = new FakeRelay(net);
+    await relay.start();
+    try {
+      await agent!.stop();
+      const node = net.nodes[0];
+      agent = new NodeAgent({
+        wallet: node,
+        addresses: {
+          taskManager: await net.taskManager.getAddress(),
+          registry: await net.registry.getAddress(),
+          relayRoots: await net.relayRoots.getAddress(),
+        },
+        relayUrl: relay.url,
+        executor,
+        bjjKey: bjjKeyOf(node.address),
+        name: "node-0",
+        pollMs: 50,
+        retryMs: 150,
+        log: (m) => logs.push(m),
+      });
+      agent.on("event", (e) => events.push(e));
+      await agent.start();
+      executor.failWith = new ModelUnavailableError("acme/no-such-model", "404 from the model hub");
+      const task = await createTask(net, net.apps[0]);
+      await relay.put(blobToBytes((await parametersBlob(net, task.commitment)).blob));
+      await uploadParameters(net, net.apps[0], task.commitment);
+      await until("the decline", async () => (await net.taskManager.taskStatus(task.commitment)) === 9n);
+      const info = await net.taskManager.getTask(task.commitment);
+      expect(Number(info.abortReason)).to.equal(TaskAbortReason.ModelDownloadFailed);
+      expect(Number(info.error)).to.equal(0); // not reportTaskError
+      expect(await net.taskManager.withdrawable(net.apps[0].address)).to.equal(info.fee);
+      expect((await net.registry.getNode(node.address)).health).to.equal(10_000n);
+      expect(executor.runs).to.have.length(1);
+      expect(events.find((e) => e.type === "declined")).to.deep.include({
+        reason: TaskAbortReason.ModelDownloadFailed,
+      });
+      expect(logs.some((m) => m.includes("acme/no-such-model") && m.includes("ModelDownloadFailed"))).to.equal(true);
+    } finally {
+      await agent?.stop();
+      await relay.stop();
+    }
   });
 });
