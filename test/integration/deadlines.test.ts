@@ -12,6 +12,7 @@ import {
   TIMEOUTS,
   createTask,
   deployNetwork,
+  ethers,
   expectSolvent,
   joinNode,
   networkHelpers,
@@ -36,6 +37,7 @@ import {
 import type { Bytes32 } from "../../src/crypto/commitment.js";
 import { DEFAULT_TASK_PARAMETERS } from "../../src/config.js";
 import { NodeStatus, TaskAbortReason, TaskStatus } from "../../src/types.js";
+import { recoveredHealth } from "../../src/model/network.js";
 
 describe("integration: deadlines and abortTask (DESIGN §8)", function () {
   async function emptyNetwork(): Promise<Network> {
@@ -259,16 +261,21 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
         await (await tm.connect(net.stranger).abortTask(timedOut.task.commitment)).wait();
         expect(await health()).to.equal(HEALTH_AFTER_TIMEOUT);
 
-        // 3,000 → 4,500 → 6,000 → 7,500 → 9,000 → 10,000 (capped, not 10,500).
+        // 3,000 → +1,500 per success (plus what health recovered with time since, DESIGN §13.3) → 10,000 (capped).
         let expected = HEALTH_AFTER_TIMEOUT;
+        let since = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
         while (expected < HEALTH_ONE) {
           const { task, node: selected } = await driveTask(net, app, status);
           expect(selected.address).to.equal(node.address);
           await at(await tm.deadlineOf(task.commitment));
-          await expect(tm.connect(net.stranger).abortTask(task.commitment))
+          const aborted = tm.connect(net.stranger).abortTask(task.commitment);
+          await expect(aborted)
             .to.emit(tm, "TaskAborted")
             .withArgs(task.commitment, net.stranger.address, status, TaskAbortReason.ValidationTimeout);
-          expected = expected + HEALTH_SUCCESS_STEP > HEALTH_ONE ? HEALTH_ONE : expected + HEALTH_SUCCESS_STEP;
+          const now = BigInt((await ethers.provider.getBlock((await (await aborted).wait())!.blockNumber))!.timestamp);
+          const recovered = BigInt(recoveredHealth(Number(expected), since, now));
+          since = now;
+          expected = recovered + HEALTH_SUCCESS_STEP > HEALTH_ONE ? HEALTH_ONE : recovered + HEALTH_SUCCESS_STEP;
           expect(await health(), `health after a ValidationTimeout, expected ${expected}`).to.equal(expected);
           expect(await net.registry.nodeStatus(node.address)).to.equal(NodeStatus.Available);
         }

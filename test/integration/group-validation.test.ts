@@ -285,9 +285,11 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
 
     // Registry scores: the EndGroupRefund members' nodes are scored now; the GroupValidated member's node only when
     // it uploads the result (B8: a ResultUploadTimeout earns no score), so it has none yet.
+    // A fault of the node (its timeout, a slash) is a 0 in its window (DESIGN §13.7).
     const info = await registry.getNode(x.node.address);
     const scoredNow = row.outcome[i] === "GV" ? 0 : qos[i];
-    expect(info.scoreCount, `member ${i} node scoreCount`).to.equal(scoredNow > 0 ? 1n : 0n);
+    const faults = plan.kind === "abort" || row.outcome[i] === "EI" ? 1n : 0n;
+    expect(info.scoreCount, `member ${i} node scoreCount`).to.equal((scoredNow > 0 ? 1n : 0n) + faults);
     expect(info.scoreSum, `member ${i} node scoreSum`).to.equal(BigInt(scoredNow));
     if (row.outcome[i] === "EI") {
       slashed += STAKE;
@@ -343,9 +345,11 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
   for (const [i, x] of m.entries()) {
     const expected = row.outcome[i] === "EI" ? 0n : pay[i] + noShow(i);
     expect(await tm.withdrawable(x.node.address), `member ${i} node payout`).to.equal(expected);
-    // Now every agreeing member's node holds its QoS score (the GV node's recorded by this upload), the others none.
+    // Now every agreeing member's node holds its QoS score (the GV node's recorded by this upload), the others none
+    // but the 0 of a fault (a timeout, a slash: DESIGN §13.7).
     const info = await registry.getNode(x.node.address);
-    expect(info.scoreCount, `member ${i} node scoreCount after upload`).to.equal(qos[i] > 0 ? 1n : 0n);
+    const faults = row.members[i].kind === "abort" || row.outcome[i] === "EI" ? 1n : 0n;
+    expect(info.scoreCount, `member ${i} node scoreCount after upload`).to.equal((qos[i] > 0 ? 1n : 0n) + faults);
     expect(info.scoreSum, `member ${i} node scoreSum after upload`).to.equal(BigInt(qos[i]));
     if (row.outcome[i] !== "EI") await expectNode(net, x.node, NodeStatus.Available, `member ${i} after upload`);
   }

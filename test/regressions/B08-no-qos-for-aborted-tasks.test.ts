@@ -3,7 +3,8 @@
  * EndAborted gets no QoS task score (its node's score window is untouched), whether it was aborted before validation
  * (timeout after its node took it, or a validation timeout) or by the validation itself (ABC → EA×3), or after it
  * (the GroupValidated member's ResultUploadTimeout). Hence the EndGroupRefund members' nodes are scored at validation,
- * but the GroupValidated member's node only when it uploads the result.
+ * but the GroupValidated member's node only when it uploads the result. A timeout that is the node's fault is no reward
+ * but a fault: it enters the node's window as a 0 (DESIGN §13.7), so such a node holds one score, of 0.
  */
 import { expect } from "chai";
 import {
@@ -59,7 +60,7 @@ describe("regression B8: no QoS rewards for aborted tasks", function () {
     expect(aborted.status).to.equal(TaskStatus.EndAborted);
     expect(aborted.qosScore).to.equal(0n);
     const abortedNode = await net.registry.getNode(group.nodes[2].address);
-    expect(abortedNode.scoreCount).to.equal(0n);
+    expect(abortedNode.scoreCount, "the timeout's 0 (DESIGN §13.7), no reward").to.equal(1n);
     expect(abortedNode.scoreSum).to.equal(0n);
     expect(abortedNode.health).to.equal(HEALTH_AFTER_TIMEOUT);
     // Member 1 (EndGroupRefund) is scored at validation; member 0 (GroupValidated) when it uploads the result.
@@ -67,14 +68,14 @@ describe("regression B8: no QoS rewards for aborted tasks", function () {
     await expectScores(
       net,
       group.nodes.map((n) => n.address),
-      [0n, 1n, 0n],
+      [0n, 1n, 1n], // node 2: the timeout's 0
     );
     await uploadResult(net, group.nodes[0], group.commitments[0]);
     expect(await tm.taskStatus(group.commitments[0])).to.equal(TaskStatus.EndGroupSuccess);
     await expectScores(
       net,
       group.nodes.map((n) => n.address),
-      [1n, 1n, 0n],
+      [1n, 1n, 1n],
     );
     await expectSolvent(net);
   });
@@ -179,12 +180,12 @@ describe("regression B8: no QoS rewards for aborted tasks", function () {
         TaskAbortReason.ResultUploadTimeout,
       );
     const gvNode = await net.registry.getNode(group.nodes[0].address);
-    expect(gvNode.scoreCount).to.equal(0n);
+    expect(gvNode.scoreCount, "the timeout's 0 (DESIGN §13.7), no reward").to.equal(1n);
     expect(gvNode.scoreSum).to.equal(0n);
     await expectScores(
       net,
       group.nodes.map((n) => n.address),
-      [0n, 1n, 1n],
+      [1n, 1n, 1n], // node 0: the timeout's 0, no reward
     );
     await expectSolvent(net);
   });
