@@ -9,8 +9,7 @@ import {MaxHeap} from "./libraries/MaxHeap.sol";
 /// @title TaskQueue
 /// @notice The task manager's queue (DESIGN §10). The task manager deploys it in its constructor and is its owner.
 /// @dev A max-heap per group (required GPU model or zero, the version's major, VRAM bucket), ordered by key, plus one
-/// heap over every
-/// queued task ordered by the complement of the key, whose top is the next to evict. A task's key is
+/// heap over every queued task ordered by the complement of the key, whose top is the next to evict. A task's key is
 /// value << 48 | (2^48 - 1 - sequence): distinct per task, larger for a higher value and, at equal value, for the
 /// earlier task. So dispatch takes the highest value, earliest first, and eviction the lowest value, latest first.
 /// A requirement is rounded up to a bucket bound (`Dispatch.requirementBucket`), so every task of a bucket fits any
