@@ -5,6 +5,7 @@ import {Vm} from "forge-std/Vm.sol";
 import {ISamplingVerifier} from "../../contracts/interfaces/ISamplingVerifier.sol";
 import {IPullPayments} from "../../contracts/interfaces/IPullPayments.sol";
 import {ITaskTypes} from "../../contracts/interfaces/ITaskTypes.sol";
+import {ITaskManager} from "../../contracts/interfaces/ITaskManager.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @title Pull payments: crediting and withdrawing (P1, P2 of PROPERTIES.md)
@@ -15,10 +16,15 @@ contract PullPaymentsTest is BaseTest {
     /// @dev A group whose fee is 1 wei: the agreeing peers' 10/5/2 shares round down to zero. A zero share credits
     /// nothing (no `BalanceCredited`), the validated task's node takes the whole wei, and the money still adds up.
     function test_zeroShareCreditsNothingAndTheRemainderGoesToTheValidatedNode() public {
+        // A network without a minimum fee (DESIGN §13.3 lets governance set it to zero).
+        ITaskManager.TaskConfig memory c = _taskConfig();
+        c.minimumFee = [uint96(0), 0, 0];
+        vm.prank(admin);
+        tm.setConfig(c);
         bytes32[3] memory ids;
         for (uint256 i = 0; i < 3; ++i) {
             _joinNode(nodes[i]);
-            ids[i] = _createTask(apps[0], GUID, keccak256(abi.encode("dust", i)), 1);
+            ids[i] = _createTask(apps[0], GUID, _nonce(GUID, uint8(i)), 1);
             _uploadParameters(ids[i]);
         }
         // Member 1 is fastest (10), member 2 next (5), member 0 last (2): every peer share of 1 wei rounds to 0.
@@ -57,8 +63,9 @@ contract PullPaymentsTest is BaseTest {
     /// second withdrawal reverts with `PaymentNothingToWithdraw`.
     function test_withdrawToPaysElsewhereOnce() public {
         bytes32 id = _createTask(apps[0], "queued", "nonce", FEE);
+        vm.warp(block.timestamp + QUEUE_TIMEOUT);
         vm.prank(apps[0]);
-        tm.abortTask(id); // queued: the creator cancels, refund
+        tm.abortTask(id); // queued until its timeout (no cancel while queued): refund
         uint256 before = stranger.balance;
         vm.prank(apps[0]);
         assertEq(tm.withdrawTo(payable(stranger)), FEE);
