@@ -169,16 +169,17 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
       await expect(validate(net, app, x, x.commitments, proofX, hashX)).to.emit(net.taskManager, "TaskValidated");
     });
 
-    it("swapped public inputs (members in another order, another paramsHash) → TaskParamsProofInvalid", async function () {
+    it("members out of their k order → TaskGroupNonceMismatch; another paramsHash → TaskParamsProofInvalid", async function () {
       const { net, app, x } = await networkHelpers.loadFixture(twoScoredGroups);
       const [c1, c2, c3] = x.commitments;
       const [proof, hash] = await paramsProof(net, [c1, c2, c3]);
       const scope = { commitments: x.commitments };
-      // The proof is for (c1, c2, c3); the validation tasks passed as (c1, c3, c2) swap two keys and two blob hashes.
+      // The proof is for (c1, c2, c3); the validation tasks cannot be passed as (c1, c3, c2) at all: each member's
+      // position is fixed by its nonce k (DESIGN §13.2).
       await expectUnchanged(net, scope, () =>
         expect(validate(net, app, x, [c1, c3, c2], proof, hash))
-          .to.be.revertedWithCustomError(net.taskManager, "TaskParamsProofInvalid")
-          .withArgs(c1),
+          .to.be.revertedWithCustomError(net.taskManager, "TaskGroupNonceMismatch")
+          .withArgs(c3, 1),
       );
       for (const other of [hash + 1n, 0n]) {
         await expectUnchanged(net, scope, () =>
@@ -187,11 +188,8 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
             .withArgs(c1),
         );
       }
-      // A proof made for that order is accepted (the argument order of the validation tasks is free).
-      await expect(validate(net, app, x, [c1, c3, c2], ...(await paramsProof(net, [c1, c3, c2])))).to.emit(
-        net.taskManager,
-        "TaskValidated",
-      );
+      // The proof for the members' own order is accepted.
+      await expect(validate(net, app, x, [c1, c2, c3], proof, hash)).to.emit(net.taskManager, "TaskValidated");
     });
 
     it("a tampered proof → TaskParamsProofInvalid, nothing changes", async function () {
