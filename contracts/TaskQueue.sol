@@ -8,8 +8,8 @@ import {MaxHeap} from "./libraries/MaxHeap.sol";
 
 /// @title TaskQueue
 /// @notice The task manager's queue (DESIGN §10). The task manager deploys it in its constructor and is its owner.
-/// @dev A max-heap per group (required GPU model or zero, VRAM bucket), ordered by key, plus one heap over every
-/// queued task ordered by the complement of the key, whose top is the next to evict. A task's key is
+/// @dev A max-heap per group (required GPU model or zero, the version's major, VRAM bucket), ordered by key, plus one
+/// heap over every queued task ordered by the complement of the key, whose top is the next to evict. A task's key is
 /// value << 48 | (2^48 - 1 - sequence): distinct per task, larger for a higher value and, at equal value, for the
 /// earlier task. So dispatch takes the highest value, earliest first, and eviction the lowest value, latest first.
 /// A requirement is rounded up to a bucket bound (`Dispatch.requirementBucket`), so every task of a bucket fits any
@@ -17,7 +17,9 @@ import {MaxHeap} from "./libraries/MaxHeap.sol";
 /// (16 "any GPU" buckets and 16 of its own model), which keeps `popFor` O(log q). That bound has two costs, both
 /// documented in the README: a node whose VRAM lies strictly between two bucket bounds does not take queued tasks
 /// asking for more than the lower bound (a bigger node, or a new `createTask` draw, will), and a group whose top needs
-/// a newer version than the node's is passed over for that node, even if a lower-value task below it would suit.
+/// a newer minor or patch than the node's is passed over for that node, even if a lower-value task below it would
+/// suit. A node never looks at groups of another major version (DESIGN §13.5: a task of a major no node runs, e.g.
+/// 9, cannot hide the others).
 /// It is a separate contract because the task manager is close to the 24 KiB code size limit.
 contract TaskQueue is ITaskQueue {
     using MaxHeap for MaxHeap.Heap;
@@ -39,10 +41,11 @@ contract TaskQueue is ITaskQueue {
     address private immutable _OWNER;
 
     mapping(uint256 sequence => Entry entry) private _entries;
-    /// @dev One heap per (required GPU or zero, VRAM bucket), keyed by `_groupKey`.
+    /// @dev One heap per (requirement class, VRAM bucket), keyed by `_groupKey`; a class is `_classKey`.
     mapping(bytes32 groupKey => MaxHeap.Heap heap) private _groups;
-    /// @dev For each required GPU (zero: any), bit b is set while the group of bucket b is not empty.
-    mapping(bytes32 requiredGPU => uint256 buckets) private _groupBuckets;
+    /// @dev For each class (required GPU or zero, major version), bit b is set while the group of bucket b is not
+    /// empty.
+    mapping(bytes32 classKey => uint256 buckets) private _groupBuckets;
     /// @dev Every queued task, keyed by ~key: its top is the lowest value, the latest task among equals.
     MaxHeap.Heap private _evictionOrder;
 
@@ -91,8 +94,9 @@ contract TaskQueue is ITaskQueue {
         added.requiredVRAM = requiredVRAM;
         added.version = version;
         added.bucket = uint8(bucket);
-        _groups[_groupKey(requiredGPU, bucket)].push(key);
-        _groupBuckets[requiredGPU] |= uint256(1) << bucket;
+        bytes32 class_ = _classKey(requiredGPU, version[0]);
+        _groups[_groupKey(class_, bucket)].push(key);
+        _groupBuckets[class_] |= uint256(1) << bucket;
         _evictionOrder.push(~key);
     }
 
@@ -111,7 +115,8 @@ contract TaskQueue is ITaskQueue {
         uint256 mask = (uint256(2) << Dispatch.vramTier(vram)) - 1;
         uint256 bestKey;
         for (uint256 pass = 0; pass < 2; ++pass) {
-            bytes32 gpu = pass == 0 ? bytes32(0) : gpuID;
+            // Only the groups of the node's own major version: a task it can never serve does not hide others.
+            bytes32 gpu = _classKey(pass == 0 ? bytes32(0) : gpuID, version[0]);
             uint256 buckets = _groupBuckets[gpu] & mask;
             for (uint256 bucket = 0; buckets != 0; ++bucket) {
                 uint256 bit = uint256(1) << bucket;
@@ -152,13 +157,19 @@ contract TaskQueue is ITaskQueue {
     /// @dev Takes the entry out of its group and of the eviction order, and deletes it.
     function _remove(Entry storage entry) private {
         uint256 key = entry.key;
-        bytes32 gpu = entry.requiredGPU;
+        bytes32 gpu = _classKey(entry.requiredGPU, entry.version[0]);
         uint256 bucket = entry.bucket;
         MaxHeap.Heap storage group = _groups[_groupKey(gpu, bucket)];
         group.remove(key);
         if (group.size() == 0) _groupBuckets[gpu] &= ~(uint256(1) << bucket);
         _evictionOrder.remove(~key);
         delete _entries[_sequenceOf(key)];
+    }
+
+    /// @dev A requirement class: the required GPU (or any) and the version's major. Tasks of another major are in
+    /// other groups, so a freed node's search never stops at one it cannot serve (DESIGN §13.5).
+    function _classKey(bytes32 requiredGPU, uint32 major) private pure returns (bytes32) {
+        return keccak256(abi.encode(requiredGPU, major));
     }
 
     function _groupKey(bytes32 requiredGPU, uint256 bucket) private pure returns (bytes32) {

@@ -317,7 +317,7 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @notice Ends a task whose stage deadline passed (anyone). A queued task cannot be cancelled: it waits for a
     /// node or its queue timeout (DESIGN §13.1, §13.5).
     /// @dev One timer per party (DESIGN §13.3), under the parameters in force when the task was created:
-    /// Queued → QueueTimeout (refund); Started (created + start, no parameters after `uploadTimeout`) → Timeout,
+    /// Queued → QueueTimeout (refund); Started (no parameters `uploadTimeout` after the start) → Timeout,
     /// the application's fault: the node is credited `noShowShare` of the fee, the rest refunded, node health
     /// unchanged; ParametersUploaded (after upload + `executionTimeout`) → Timeout, the node's fault: refund, node H
     /// penalty; ScoreReady/ErrorReported (after the latest moment the task's group could have been validated) →

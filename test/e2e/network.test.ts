@@ -401,7 +401,10 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
       }
     };
     await waitFor(TaskStatus.ScoreReady);
-    await provider.send("evm_increaseTime", [Number(DEFAULT_TASK_PARAMETERS.validationTimeout) + 1]);
+    // The deadline covers the task's whole possible group (DESIGN §13.3), not just validationTimeout after the score.
+    const deadline = Number(await tm.deadlineOf(identity.commitment));
+    const latest = (await provider.getBlock("latest"))!.timestamp;
+    await provider.send("evm_increaseTime", [deadline - latest + 1]);
     await provider.send("evm_mine", []);
     await waitFor(TaskStatus.EndAborted);
 

@@ -174,22 +174,27 @@ describe("integration: Groth16 proofs on-chain (DESIGN §4)", function () {
       await expect(validate(net, app, x, x.commitments, proofX)).to.emit(net.taskManager, "TaskValidated");
     });
 
-    it("swapped public inputs (members in another order) → TaskParamsProofInvalid", async function () {
+    it("members out of their k order → TaskGroupNonceMismatch; a proof over swapped keys and blob hashes → TaskParamsProofInvalid", async function () {
       const { net, app, x } = await networkHelpers.loadFixture(twoScoredGroups);
       const [c1, c2, c3] = x.commitments;
       const proof = await paramsProof(net, [c1, c2, c3]);
       const scope = { commitments: x.commitments };
-      // The proof is for (c1, c2, c3); the validation tasks passed as (c1, c3, c2) swap two keys and two blob hashes.
+      // The proof is for (c1, c2, c3); the validation tasks cannot be passed as (c1, c3, c2) at all: each member's
+      // position is fixed by its nonce k (DESIGN §13.2).
       await expectUnchanged(net, scope, () =>
         expect(validate(net, app, x, [c1, c3, c2], proof))
+          .to.be.revertedWithCustomError(net.taskManager, "TaskGroupNonceMismatch")
+          .withArgs(c3, 1),
+      );
+      // A valid proof whose signals put members 2 and 3 the other way round does not fit the members' own order.
+      const swapped = await paramsProof(net, [c1, c3, c2]);
+      await expectUnchanged(net, scope, () =>
+        expect(validate(net, app, x, [c1, c2, c3], swapped))
           .to.be.revertedWithCustomError(net.taskManager, "TaskParamsProofInvalid")
           .withArgs(c1),
       );
-      // A proof made for that order is accepted (the argument order of the validation tasks is free).
-      await expect(validate(net, app, x, [c1, c3, c2], await paramsProof(net, [c1, c3, c2]))).to.emit(
-        net.taskManager,
-        "TaskValidated",
-      );
+      // The proof for the members' own order is accepted.
+      await expect(validate(net, app, x, [c1, c2, c3], proof)).to.emit(net.taskManager, "TaskValidated");
     });
 
     it("a tampered proof → TaskParamsProofInvalid, nothing changes", async function () {

@@ -24,6 +24,7 @@ import {
   SamplingVerifier__factory,
   TaskManager__factory,
 } from "../../typechain-types/index.js";
+import { taskNonce } from "../../src/crypto/commitment.js";
 import { BlobBatch } from "../../src/crypto/merkle.js";
 import { DEFAULT_REGISTRY_PARAMETERS } from "../../src/config.js";
 import {
@@ -93,8 +94,8 @@ function taskInput(guid: string, nonce: string) {
   };
 }
 
-async function create(ctx: Ctx, guid = fresh("guid")): Promise<string> {
-  const input = taskInput(guid, fresh("nonce"));
+async function create(ctx: Ctx, guid = fresh("guid"), k: 0 | 1 | 2 = 0): Promise<string> {
+  const input = taskInput(guid, taskNonce(guid, k)); // member k of the GUID (DESIGN §13.2)
   const receipt = await (
     await ctx.w.tm.connect(ctx.w.apps[0].signer).createTask(input, { value: parseEther("0.01") })
   ).wait();
@@ -157,7 +158,7 @@ async function groupReady(ctx: Ctx): Promise<void> {
   const guid = fresh("group");
   for (let i = 0; i < 3; i++) {
     await join(ctx.w, ctx.w.nodes[i]);
-    await create(ctx, guid);
+    await create(ctx, guid, i as 0 | 1 | 2);
   }
   await join(ctx.w, ctx.w.nodes[3]);
   for (let i = 0; i < 3; i++) {
@@ -169,9 +170,10 @@ async function groupReady(ctx: Ctx): Promise<void> {
   }
 }
 
-/** A refund credited to app-0 in the task manager (a queued task it cancelled). */
+/** A refund credited to app-0 in the task manager (a queued task it ended at its queue timeout). */
 async function appCredited(ctx: Ctx): Promise<void> {
   const id = await create(ctx);
+  await networkHelpers.time.increaseTo(await ctx.w.tm.deadlineOf(id));
   await (await ctx.w.tm.connect(ctx.w.apps[0].signer).abortTask(id)).wait();
 }
 
@@ -185,7 +187,8 @@ const ROWS: Row[] = [
     allowed: ANYONE,
     denied: "",
     setup: none,
-    call: (c, s) => c.w.tm.connect(s).createTask(taskInput(fresh("g"), fresh("n")), { value: 1n }),
+    call: (c, s) =>
+      c.w.tm.connect(s).createTask(taskInput(fresh("g"), fresh("n")), { value: TASK_CONFIG.minimumFee[0] }),
   },
   {
     fn: "TaskManager.registerAppKey",
@@ -230,8 +233,8 @@ const ROWS: Row[] = [
   },
   {
     fn: "TaskManager.abortTask",
-    scenario: "Queued, before its deadline: only the creator cancels",
-    allowed: ["app"],
+    scenario: "Queued, before its deadline: nobody, not even the creator (DESIGN §13.1)",
+    allowed: [],
     denied: "TaskDeadlineNotReached",
     setup: async (c) => void (await create(c)),
     call: (c, s) => c.w.tm.connect(s).abortTask(c.ids[0]),
@@ -294,7 +297,7 @@ const ROWS: Row[] = [
     allowed: ["admin"],
     denied: "AccessControlUnauthorizedAccount",
     setup: none,
-    call: (c, s) => c.w.tm.connect(s).setConfig({ ...TASK_CONFIG, queueTimeout: 7200n }),
+    call: (c, s) => c.w.tm.connect(s).setConfig({ ...TASK_CONFIG, queueTimeout: 7200n, siblingWindow: 9000n }),
   },
   {
     fn: "TaskManager.withdraw",

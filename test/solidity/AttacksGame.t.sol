@@ -328,6 +328,50 @@ contract AttacksGameTest is BaseTest {
     }
 
     // ---------------------------------------------------------------------------------------------------------
+    // Item 6: the queue cannot be blocked or flushed for free (partly: see docs/game.md)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev The issue's attack: tasks of a version no node runs (major 9), worth more than the legitimate ones, topped
+    /// the queue group every freed node looked at, so the node skipped the group and legitimate tasks waited; the
+    /// attacker then cancelled for a full refund. Now a node never looks at another major's groups, so the freed node
+    /// takes the legitimate task, and the attacker cannot cancel its queued tasks (it waits for the queue timeout).
+    function test_attack_unserviceableTasksNeitherHideLegitimateOnesNorCancelForFree() public {
+        address node = nodes[0];
+        _joinNode(node);
+        bytes32 running = _member(0);
+        assertEq(_selectedNode(running), node);
+        address attacker = apps[1];
+        bytes32[] memory junk = new bytes32[](5);
+        for (uint256 i = 0; i < junk.length; ++i) {
+            bytes32 guid = keccak256(abi.encode("v9", i));
+            ITaskManager.TaskInput memory input = _taskInput(guid, _nonce(guid, 0));
+            input.taskVersion = [uint32(9), 0, 0];
+            junk[i] = _createTask(attacker, input, 10 ether);
+            _assertTaskStatus(junk[i], ITaskTypes.TaskStatus.Queued);
+        }
+        bytes32 legit = _createTask(app, "legit", _nonce("legit", 0));
+        _assertTaskStatus(legit, ITaskTypes.TaskStatus.Queued);
+
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITaskManager.TaskDeadlineNotReached.selector,
+                junk[0],
+                block.timestamp + QUEUE_TIMEOUT,
+                block.timestamp
+            )
+        );
+        vm.prank(attacker);
+        tm.abortTask(junk[0]);
+
+        // The node finishes its task (no parameters: the application's no-show) and is freed.
+        vm.warp(block.timestamp + UPLOAD_TIMEOUT);
+        tm.abortTask(running);
+        assertEq(_selectedNode(legit), node, "the freed node did not take the legitimate task");
+        _assertTaskStatus(legit, ITaskTypes.TaskStatus.Started);
+        for (uint256 i = 0; i < junk.length; ++i) _assertTaskStatus(junk[i], ITaskTypes.TaskStatus.Queued);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
     // Configuration
     // ---------------------------------------------------------------------------------------------------------
 

@@ -13,15 +13,14 @@ contract PullPaymentsTest is BaseTest {
     bytes32 internal constant GUID = "dust-group";
     uint64 internal constant SCORE = 0x0123456789ABCDEF;
 
-    /// @dev No minimum fee, so that a 1-wei group can be created.
-    function _taskConfig() internal pure override returns (ITaskManager.TaskConfig memory config) {
-        config = super._taskConfig();
-        config.minimumFee = [uint96(0), 0, 0];
-    }
-
     /// @dev A group whose fee is 1 wei: the agreeing peers' 10/5/2 shares round down to zero. A zero share credits
     /// nothing (no `BalanceCredited`), the validated task's node takes the whole wei, and the money still adds up.
     function test_zeroShareCreditsNothingAndTheRemainderGoesToTheValidatedNode() public {
+        // A network without a minimum fee (DESIGN §13.3 lets governance set it to zero).
+        ITaskManager.TaskConfig memory c = _taskConfig();
+        c.minimumFee = [uint96(0), 0, 0];
+        vm.prank(admin);
+        tm.setConfig(c);
         bytes32[3] memory ids;
         for (uint256 i = 0; i < 3; ++i) {
             _joinNode(nodes[i]);
@@ -65,7 +64,7 @@ contract PullPaymentsTest is BaseTest {
     function test_withdrawToPaysElsewhereOnce() public {
         bytes32 id = _createTask(apps[0], "queued", "nonce", FEE);
         vm.warp(block.timestamp + QUEUE_TIMEOUT);
-        tm.abortTask(id); // queued past its timeout: refund
+        tm.abortTask(id); // queued until its timeout (no cancel while queued): refund
         uint256 before = stranger.balance;
         vm.prank(apps[0]);
         assertEq(tm.withdrawTo(payable(stranger)), FEE);
