@@ -440,6 +440,45 @@ describe("relay: attacks (issue 15)", function () {
     }
   });
 
+  it("a dropped postRoot that leaves a nonce gap under a later one: the gap is filled and both roots land", async function () {
+    const provider = ethers.provider;
+    const relay = await startRelay({ batchSize: 1, maxInFlight: 4, confirmTimeoutMs: 180_000 });
+    const before = await net.relayRoots.rootCount();
+    await provider.send("evm_setAutomine", [false]);
+    try {
+      const ups = [await post(relay.url, net.apps[0], randomBlob()), await post(relay.url, net.apps[0], randomBlob())];
+      const sent = await eventually(async () => {
+        const batches = await relay.store.unpostedBatches();
+        return batches.length === 2 && batches.every((b) => b.txHash) ? batches : null;
+      });
+      const txs = await Promise.all(sent.map((b) => provider.getTransaction(b.txHash!)));
+      const [low, high] = txs.sort((a, b) => a!.nonce - b!.nonce);
+      expect(high!.nonce).to.equal(low!.nonce + 1);
+      // Drop the lower nonce: the higher one is stuck behind the gap.
+      await provider.send("hardhat_dropTransaction", [low!.hash]);
+      await eventually(async () => {
+        const h = await get(`${relay.url}${API_PREFIX}/health`);
+        return h.body.lastError?.includes(`${low!.hash} was dropped`) ? true : null;
+      });
+      // Re-sent with the node's pending count, which is the gap's nonce.
+      await eventually(async () => (await provider.send("eth_getTransactionByHash", [low!.hash])) !== null || null);
+      const resent = await eventually(async () => {
+        const pending = (await relay.store.unpostedBatches()).find((b) => b.txHash && b.txHash !== high!.hash);
+        if (!pending) return null;
+        return provider.getTransaction(pending.txHash!);
+      });
+      expect(resent!.nonce).to.equal(low!.nonce);
+      await provider.send("hardhat_mine", ["0x2"]);
+      for (const up of ups) {
+        const proof = await new RelayClient(relay.url).waitForProof(up.body.blobHash, 20_000);
+        await expectValidProof(net.relayRoots, proof, up.body.blobHash);
+      }
+      expect(await net.relayRoots.rootCount()).to.equal(before + 2n);
+    } finally {
+      await provider.send("evm_setAutomine", [true]);
+    }
+  });
+
   it("after a reorg dropped a posted root, a restarted relay posts it again; a batch waits for its confirmations", async function () {
     const provider = ethers.provider;
     let relay = await startRelay({ confirmations: 3 });
