@@ -106,5 +106,14 @@ export default buildModule("VSSNetwork", (m) => {
     m.call(contract, "renounceRole", [DEFAULT_ADMIN_ROLE, admin], { id: `${name}_renounceAdmin`, after: [granted] });
   }
 
-  return { taskRules, samplingVerifier, paramsVerifier, resultVerifier, relayRoots, nodeRegistry, taskManager, timelock };
+  return {
+    taskRules,
+    samplingVerifier,
+    paramsVerifier,
+    resultVerifier,
+    relayRoots,
+    nodeRegistry,
+    taskManager,
+    timelock,
+  };
 });
