@@ -288,7 +288,9 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
     // A fault of the node (its timeout, a slash) is a 0 in its window (DESIGN §13.7).
     const info = await registry.getNode(x.node.address);
     const scoredNow = row.outcome[i] === "GV" ? 0 : qos[i];
-    const faults = plan.kind === "abort" || row.outcome[i] === "EI" ? 1n : 0n;
+    // An abort while Started is the application's fault (DESIGN §13.3): no score for the node.
+    const nodeFault = plan.kind === "abort" && plan.from !== TaskStatus.Started;
+    const faults = nodeFault || row.outcome[i] === "EI" ? 1n : 0n;
     expect(info.scoreCount, `member ${i} node scoreCount`).to.equal((scoredNow > 0 ? 1n : 0n) + faults);
     expect(info.scoreSum, `member ${i} node scoreSum`).to.equal(BigInt(scoredNow));
     if (row.outcome[i] === "EI") {
@@ -348,7 +350,9 @@ async function playRow(row: Row): Promise<{ net: Network; group: TaskGroup }> {
     // Now every agreeing member's node holds its QoS score (the GV node's recorded by this upload), the others none
     // but the 0 of a fault (a timeout, a slash: DESIGN §13.7).
     const info = await registry.getNode(x.node.address);
-    const faults = row.members[i].kind === "abort" || row.outcome[i] === "EI" ? 1n : 0n;
+    const plan = row.members[i];
+    const nodeFault = plan.kind === "abort" && plan.from !== TaskStatus.Started; // Started: the app's fault
+    const faults = nodeFault || row.outcome[i] === "EI" ? 1n : 0n;
     expect(info.scoreCount, `member ${i} node scoreCount after upload`).to.equal((qos[i] > 0 ? 1n : 0n) + faults);
     expect(info.scoreSum, `member ${i} node scoreSum after upload`).to.equal(BigInt(qos[i]));
     if (row.outcome[i] !== "EI") await expectNode(net, x.node, NodeStatus.Available, `member ${i} after upload`);

@@ -11,6 +11,7 @@
  * calling the agent's handler on a task record directly).
  */
 import { expect } from "chai";
+import { AbiCoder, keccak256 } from "ethers";
 import {
   STAKE,
   bjjKeyOf,
@@ -19,6 +20,7 @@ import {
   ethers,
   networkHelpers,
   parametersBlob,
+  registerAppKey,
   uploadParameters,
   type CreatedTask,
   type Network,
@@ -32,15 +34,36 @@ import { blobToBytes } from "../../src/crypto/blob.js";
 import { TaskAbortReason, TaskStatus } from "../../src/types.js";
 
 /**
- * THE ONE PLACE that puts a task with `appKey` on-chain (see the file comment): today `createTask` accepts any key
- * on the curve with x ≠ 0.
+ * THE ONE PLACE that puts a task with `appKey` on-chain (see the file comment). The chain now refuses such keys
+ * (`registerAppKey` checks the subgroup and `createTask` takes registered keys only: `SmallOrderKeys.t.sol`), so
+ * this test stands for a chain where that check was bypassed (a key registered before the check, a misconfigured
+ * fork): it marks the key as registered in the task manager's storage, then creates the task normally. The agent
+ * must still refuse it on its own.
  */
 async function createTaskWithAppKey(
   net: Network,
   app: Network["apps"][number],
   appKey: PublicKey,
 ): Promise<CreatedTask> {
+  await markAppKeyRegistered(net, appKey);
   return createTask(net, app, { appPublicKey: appKey });
+}
+
+/** Writes `_appKeyChecked[keccak256(abi.encode(key))] = true`, locating the mapping's slot with a registered key. */
+async function markAppKeyRegistered(net: Network, key: PublicKey): Promise<void> {
+  const coder = AbiCoder.defaultAbiCoder();
+  const manager = await net.taskManager.getAddress();
+  const known = bjjKeyOf(net.apps[0].address).publicKey;
+  await registerAppKey(net.taskManager, known);
+  const entry = (k: PublicKey, slot: number) =>
+    keccak256(coder.encode(["bytes32", "uint256"], [keccak256(coder.encode(["uint256[2]"], [k])), slot]));
+  for (let slot = 0; slot < 64; slot++) {
+    if (BigInt(await ethers.provider.getStorage(manager, entry(known, slot))) === 1n) {
+      await networkHelpers.setStorageAt(manager, entry(key, slot), 1n);
+      return;
+    }
+  }
+  throw new Error("the registered-key mapping of TaskManager was not found in slots 0..63");
 }
 
 class RecordingExecutor implements Executor {

@@ -27,6 +27,7 @@ import {
 import { taskNonce } from "../../src/crypto/commitment.js";
 import { BlobBatch } from "../../src/crypto/merkle.js";
 import { DEFAULT_REGISTRY_PARAMETERS } from "../../src/config.js";
+import { TaskAbortReason } from "../../src/types.js";
 import {
   BJJ,
   BJJ_WITNESS,
@@ -266,6 +267,14 @@ const ROWS: Row[] = [
     denied: "TaskNotSelectedNode",
     setup: async (c) => void (await paramsUploaded(c)),
     call: (c, s) => c.w.tm.connect(s).reportTaskError(c.ids[0], 1),
+  },
+  {
+    fn: "TaskManager.declineTask",
+    scenario: "ParametersUploaded, a reason the application caused",
+    allowed: ["node"],
+    denied: "TaskNotSelectedNode",
+    setup: async (c) => void (await paramsUploaded(c)),
+    call: (c, s) => c.w.tm.connect(s).declineTask(c.ids[0], TaskAbortReason.AppKeyInvalid),
   },
   {
     fn: "TaskManager.reportTaskResultUploaded",
