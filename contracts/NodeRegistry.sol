@@ -168,6 +168,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         uint256[2] calldata keyWitness,
         bytes32[] calldata modelIDs
     ) external payable {
+        _requirePoolOpen();
         Node storage node = _nodes[msg.sender];
         if (node.status != NodeStatus.Quit) revert NodeInvalidStatus(msg.sender, node.status);
         if (msg.value < _config.minimumStake) revert NodeStakeTooLow(msg.value, _config.minimumStake);
@@ -210,6 +211,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @inheritdoc INodeRegistry
     function quit() external {
+        _requirePoolOpen();
         Node storage node = _nodes[msg.sender];
         NodeStatus status = node.status;
         if (status == NodeStatus.Available || status == NodeStatus.Paused) {
@@ -224,6 +226,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @inheritdoc INodeRegistry
     function pause() external {
+        _requirePoolOpen();
         Node storage node = _nodes[msg.sender];
         NodeStatus status = node.status;
         if (status == NodeStatus.Available) {
@@ -238,6 +241,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @inheritdoc INodeRegistry
     function resume() external {
+        _requirePoolOpen();
         Node storage node = _nodes[msg.sender];
         NodeStatus status = node.status;
         if (status == NodeStatus.Paused) {
@@ -252,6 +256,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @inheritdoc INodeRegistry
     function reportModelDownloaded(bytes32 modelID) external {
+        _requirePoolOpen();
         NodeStatus status = _nodes[msg.sender].status;
         if (status == NodeStatus.Quit) revert NodeInvalidStatus(msg.sender, status);
         if (_hasModel[msg.sender][modelID]) revert NodeModelAlreadyHeld(msg.sender, modelID);
@@ -268,6 +273,7 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
 
     /// @inheritdoc INodeRegistry
     function refreshHealth(address node) external {
+        _requirePoolOpen();
         Node storage info = _nodes[node];
         NodeStatus status = info.status;
         if (status == NodeStatus.Quit) revert NodeInvalidStatus(node, status);
@@ -541,6 +547,12 @@ contract NodeRegistry is INodeRegistry, AccessControl, PullPayments {
         }
         _config = newConfig;
         emit RegistryConfigUpdated(newConfig);
+    }
+
+    /// @dev The pool a word in flight (or a landed word whose tasks wait for dispatch) draws from must stay as it was
+    /// when the word was requested (docs/randomness.md): changes a node makes wait, with `TaskPoolFrozen`.
+    function _requirePoolOpen() private view {
+        if (_taskManager != address(0)) ITaskManager(_taskManager).requirePoolOpen();
     }
 
     function _eligible(Node storage node, TaskRequirements calldata req) private view returns (bool) {

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ITaskManager} from "./interfaces/ITaskManager.sol";
 import {INodeRegistry} from "./interfaces/INodeRegistry.sol";
 import {IRelayRoots} from "./interfaces/IRelayRoots.sol";
 import {ISamplingVerifier} from "./interfaces/ISamplingVerifier.sol";
 import {IParamsConsistencyVerifier, IResultAvailabilityVerifier} from "./interfaces/IGroth16Verifiers.sol";
+import {IRandomnessBeacon} from "./interfaces/IRandomnessBeacon.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {SimHash} from "./libraries/SimHash.sol";
 import {Task, TaskRules} from "./libraries/TaskRules.sol";
+import {TaskDispatch} from "./libraries/TaskDispatch.sol";
 import {PullPayments} from "./PullPayments.sol";
 import {TaskQueue} from "./TaskQueue.sol";
 import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
@@ -18,11 +19,13 @@ import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
 /// @notice The task state machine: creation, dispatch and queue, parameter upload, score and error, single and
 /// group validation, result upload, deadlines, fee escrow and settlement.
 /// @dev The queue (DESIGN §10, O(log q)) lives in a `TaskQueue` this contract deploys and owns.
-contract TaskManager is ITaskManager, AccessControl, PullPayments {
+contract TaskManager is ITaskManager, PullPayments {
     /// @dev For each target state (16 bits at offset 16·to), the set of states it may be entered from (bit i =
     /// state i). One table for every transition (DESIGN §2); `_setStatus` is the only writer of `Task.status`.
     uint256 private constant _ALLOWED_FROM =
-        (uint256(1 << uint8(TaskStatus.Queued)) << (16 * uint8(TaskStatus.Started))) |
+        (uint256(1 << uint8(TaskStatus.Pending)) << (16 * uint8(TaskStatus.Queued))) |
+            (uint256((1 << uint8(TaskStatus.Queued)) | (1 << uint8(TaskStatus.Pending))) <<
+                (16 * uint8(TaskStatus.Started))) |
             (uint256(1 << uint8(TaskStatus.Started)) << (16 * uint8(TaskStatus.ParametersUploaded))) |
             (uint256(1 << uint8(TaskStatus.ParametersUploaded)) << (16 * uint8(TaskStatus.ErrorReported))) |
             (uint256(1 << uint8(TaskStatus.ParametersUploaded)) << (16 * uint8(TaskStatus.ScoreReady))) |
@@ -31,10 +34,16 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             (uint256((1 << uint8(TaskStatus.ScoreReady)) | (1 << uint8(TaskStatus.ErrorReported))) <<
                 (16 * uint8(TaskStatus.EndInvalidated))) |
             (uint256(1 << uint8(TaskStatus.Validated)) << (16 * uint8(TaskStatus.EndSuccess))) |
-            (uint256(0x7F) << (16 * uint8(TaskStatus.EndAborted))) | // every non-final state (0..6)
+            (uint256(0x7F | (1 << uint8(TaskStatus.Pending))) << (16 * uint8(TaskStatus.EndAborted))) | // non-final
             (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.EndGroupRefund))) |
             (uint256(1 << uint8(TaskStatus.GroupValidated)) << (16 * uint8(TaskStatus.EndGroupSuccess)));
 
+    /// @notice The most model IDs a task may require.
+    uint256 public constant MAX_TASK_MODELS = 8;
+
+    /// @notice The only account that may change the parameters (`setConfig`): the timelock (docs/admin-and-keys.md).
+    /// Fixed at deployment; the task manager has no other admin function, and no role anyone could grant.
+    address public immutable ADMIN;
     /// @notice The node registry.
     INodeRegistry public immutable REGISTRY;
     /// @notice The relay roots that parameter and result blobs are proven against.
@@ -47,6 +56,10 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     IResultAvailabilityVerifier public immutable RESULT_VERIFIER;
     /// @notice The queue of tasks waiting for a node, deployed by this contract's constructor.
     ITaskQueue public immutable QUEUE;
+    /// @notice The randomness beacon whose words decide dispatch and sampling (docs/randomness.md).
+    IRandomnessBeacon public immutable BEACON;
+    /// @notice What a creator prepays, per task, to whoever dispatches it (`dispatchTasks`).
+    uint256 public immutable DISPATCH_BOUNTY;
 
     mapping(bytes32 taskIDCommitment => Task task) private _tasks;
     mapping(bytes32 nonce => bool used) private _nonceUsed;
@@ -65,13 +78,23 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// configuration set so far: they bound when a group can still be validated (`TaskRules.deadline`).
     uint64 private _maxSiblingWindow;
     uint64 private _maxSiblingLife;
+    /// @dev Pending tasks in creation order (a FIFO: `_pendingHead` is the oldest not yet passed by `dispatchTasks`).
+    mapping(uint256 position => bytes32 taskIDCommitment) private _pending;
+    uint64 private _pendingHead;
+    uint64 private _pendingTail;
+    /// @dev Node releases that waited while the pool was frozen, in order: node | outcome << 160.
+    uint64 private _deferredHead;
+    uint64 private _deferredTail;
+    mapping(uint256 position => uint256 release) private _deferred;
 
-    /// @param admin Receives `DEFAULT_ADMIN_ROLE` (parameters).
+    /// @param admin The only account that may call `setConfig` (the timelock).
     /// @param registry The node registry (wire it back with `NodeRegistry.setTaskManager`).
     /// @param relayRoots The relay roots registry.
     /// @param samplingVerifier The VRF verifier.
     /// @param paramsVerifier The ParamsConsistency verifier (`contracts/verifiers/ParamsConsistencyVerifier.sol`).
     /// @param resultVerifier The ResultAvailability verifier (`contracts/verifiers/ResultAvailabilityVerifier.sol`).
+    /// @param beacon The randomness beacon (bind it to this contract with `VRFBeacon.bind`).
+    /// @param dispatchBounty The bounty per task, in wei, for whoever dispatches it.
     /// @param initialConfig The parameters.
     constructor(
         address admin,
@@ -80,9 +103,13 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         ISamplingVerifier samplingVerifier,
         IParamsConsistencyVerifier paramsVerifier,
         IResultAvailabilityVerifier resultVerifier,
+        IRandomnessBeacon beacon,
+        uint256 dispatchBounty,
         TaskConfig memory initialConfig
     ) {
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        BEACON = beacon;
+        DISPATCH_BOUNTY = dispatchBounty;
+        ADMIN = admin;
         REGISTRY = registry;
         RELAY_ROOTS = relayRoots;
         SAMPLING_VERIFIER = samplingVerifier;
@@ -99,7 +126,8 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// @notice Sets the parameters for tasks created from now on; existing tasks keep the ones they were created
     /// under. Reverts with `TaskConfigInvalid`, `TaskConfigNoShowShareTooHigh` or `TaskConfigSiblingWindowTooShort`.
     /// @param newConfig The new parameters.
-    function setConfig(TaskConfig calldata newConfig) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function setConfig(TaskConfig calldata newConfig) external {
+        if (msg.sender != ADMIN) revert TaskCallerNotAdmin(msg.sender);
         uint16 version = ++_configVersion;
         (uint256 window, uint256 siblingLife) = TaskRules.storeConfig(_configs, version, newConfig);
         _raiseSpan(window, siblingLife);
@@ -122,11 +150,18 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     function createTask(TaskInput calldata input) external payable {
         bytes32 id = input.taskIDCommitment;
         TaskConfig storage cfg = _configs[_configVersion];
-        if (msg.value == 0) revert TaskFeeZero();
+        uint256 beaconFee = BEACON.feePerTask();
+        uint256 cost = beaconFee + DISPATCH_BOUNTY;
+        if (msg.value < cost) revert TaskValueBelowDispatchCost(msg.value, cost);
+        uint256 fee = msg.value - cost;
+        if (fee == 0) revert TaskFeeZero();
         uint256 minimumFee = cfg.minimumFee[uint256(input.taskType)];
-        if (msg.value < minimumFee) revert TaskFeeBelowMinimum(msg.value, minimumFee);
+        if (fee < minimumFee) revert TaskFeeBelowMinimum(fee, minimumFee);
         if (input.taskSize == 0) revert TaskSizeZero(id);
-        if (msg.value > type(uint96).max) revert TaskFeeTooHigh(msg.value);
+        if (fee > type(uint96).max) revert TaskFeeTooHigh(fee);
+        // Bounded, so that dispatching any task fits a block: a task that could not be dispatched would hold every
+        // task behind it, and the node pool, for good.
+        if (input.modelIDs.length > MAX_TASK_MODELS) revert TaskTooManyModels(id, input.modelIDs.length);
         if (id == bytes32(0)) revert TaskCommitmentZero();
         if (_tasks[id].creator != address(0)) revert TaskAlreadyExists(id);
         if (_nonceUsed[input.nonce]) revert TaskNonceUsed(input.nonce);
@@ -135,36 +170,57 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         if (!_appKeyChecked[keccak256(abi.encode(input.appPublicKey))]) revert TaskAppKeyInvalid(id);
 
         _nonceUsed[input.nonce] = true;
+        // Commit first (docs/randomness.md): the word this task's node and seed come from is not known yet.
+        uint64 epoch = BEACON.enroll{value: beaconFee}();
         Task storage task = _tasks[id];
         task.creator = msg.sender;
         task.taskType = input.taskType;
+        task.status = TaskStatus.Pending;
         task.sequence = ++_taskCount;
-        task.fee = uint96(msg.value);
+        task.fee = uint96(fee);
         task.createdAt = uint48(block.timestamp);
+        // While the task is Pending, `startedAt` holds its epoch (it is set to the start time at dispatch).
+        task.startedAt = uint48(epoch);
         task.configVersion = _configVersion;
         task.requirementsHash = _requirementsHash(input);
         task.nonce = input.nonce;
-        bytes32 seed = keccak256(abi.encodePacked(block.prevrandao, id));
-        task.samplingSeed = seed;
         task.appPublicKey = input.appPublicKey;
-        _totalEscrowed += msg.value;
-        emit TaskCreated(id, msg.sender, seed);
+        _totalEscrowed += fee + DISPATCH_BOUNTY;
+        _pending[_pendingTail++] = id;
+        emit TaskPending(id, msg.sender, epoch, msg.data[4:]);
+    }
 
-        INodeRegistry.TaskRequirements memory req = INodeRegistry.TaskRequirements({
-            taskType: input.taskType,
-            requiredGPU: input.requiredGPU,
-            requiredGPUVRAM: input.requiredGPUVRAM,
-            minimumVRAM: input.minimumVRAM,
-            version: input.taskVersion,
-            modelIDs: input.modelIDs
-        });
-        // Selection randomness from prevrandao and the commitment, separated from the sampling seed.
-        address node = REGISTRY.selectNode(req, uint256(keccak256(abi.encode(seed, "dispatch"))));
-        if (node != address(0)) {
-            _start(id, task, node);
-        } else {
-            _enqueue(id, task, req, taskValue(input.taskType, input.taskSize, msg.value));
+    /// @inheritdoc ITaskManager
+    function dispatchTasks(TaskInput[] calldata) external returns (uint256 dispatched) {
+        uint256 head;
+        bytes32[] memory refunds;
+        (head, dispatched, refunds) = TaskDispatch.dispatch(
+            _tasks,
+            _pending,
+            _configs,
+            TaskDispatch.Env(_pendingHead, _pendingTail, _configVersion, BEACON, REGISTRY, QUEUE),
+            msg.data
+        );
+        _pendingHead = uint64(head);
+        for (uint256 i = 0; i < refunds.length; ++i) {
+            if (refunds[i] != bytes32(0)) _refund(refunds[i], _tasks[refunds[i]]);
         }
+        if (dispatched != 0) {
+            uint256 bounty = dispatched * DISPATCH_BOUNTY;
+            _totalEscrowed -= bounty;
+            emit DispatchBountyPaid(msg.sender, dispatched, bounty);
+            _credit(msg.sender, bounty);
+        }
+        if (!poolFrozen()) {
+            _releaseDeferred(16);
+            BEACON.poke();
+        }
+    }
+
+    /// @inheritdoc ITaskManager
+    function releaseDeferred(uint256 max) external returns (uint256 released) {
+        if (poolFrozen()) return 0;
+        return _releaseDeferred(max);
     }
 
     /// @inheritdoc ITaskManager
@@ -332,6 +388,13 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
             QUEUE.remove(task.sequence);
             _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
             _refund(taskIDCommitment, task);
+        } else if (status == TaskStatus.Pending) {
+            // The beacon never delivered the task's word: nobody is at fault, everything goes back.
+            if (BEACON.wordOf(uint64(task.startedAt)) != 0) revert TaskDispatchable(taskIDCommitment);
+            _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
+            _refund(taskIDCommitment, task);
+            _totalEscrowed -= DISPATCH_BOUNTY;
+            _credit(task.creator, DISPATCH_BOUNTY);
         } else if (status == TaskStatus.Started) {
             // The application never uploaded the parameters: it pays the node `noShowShare` for the slot it held.
             _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
@@ -439,6 +502,28 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         return _configs[_configVersion];
     }
 
+    /// @inheritdoc ITaskManager
+    function dispatchCost() external view returns (uint256) {
+        return BEACON.feePerTask() + DISPATCH_BOUNTY;
+    }
+
+    /// @inheritdoc ITaskManager
+    function pendingTasks(uint256 max) external view returns (bytes32[] memory) {
+        return TaskDispatch.pendingTasks(_tasks, _pending, _pendingHead, _pendingTail, max);
+    }
+
+    /// @inheritdoc ITaskManager
+    function poolFrozen() public view returns (bool) {
+        if (BEACON.inFlight()) return true;
+        uint256 head = TaskDispatch.skipEnded(_tasks, _pending, _pendingHead, _pendingTail);
+        return head < _pendingTail && BEACON.wordOf(uint64(_tasks[_pending[head]].startedAt)) != 0;
+    }
+
+    /// @inheritdoc ITaskManager
+    function requirePoolOpen() external view {
+        if (poolFrozen()) revert TaskPoolFrozen();
+    }
+
     // =============================================================================================================
     // Internals: state machine and access
     // =============================================================================================================
@@ -497,18 +582,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
     /// parameters were uploaded, and its node has been Busy since it was selected: it cannot have re-joined, so its
     /// registered key is the one the parameters were encrypted to.
     function _checkParamsProof(bytes32[3] memory ids, Groth16Proof calldata p) private view {
-        for (uint256 i = 0; i < 3; ++i) {
-            if (_tasks[ids[i]].status == TaskStatus.EndAborted) return;
-        }
-        uint256[9] memory signals;
-        for (uint256 i = 0; i < 3; ++i) {
-            Task storage member = _tasks[ids[i]];
-            uint256[2] memory key = REGISTRY.nodePublicKey(member.selectedNode);
-            signals[2 * i] = key[0];
-            signals[2 * i + 1] = key[1];
-            signals[6 + i] = uint256(member.paramsHash);
-        }
-        if (!PARAMS_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskParamsProofInvalid(ids[0]);
+        TaskRules.checkParamsProof(_tasks, ids, p, REGISTRY, PARAMS_VERIFIER);
     }
 
     /// @dev The ResultAvailability check of `reportTaskResultUploaded`: the sim hash is the stored score read as a
@@ -522,28 +596,7 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         bytes32 resultHash,
         Groth16Proof calldata p
     ) private view {
-        bool isText = task.taskType == TaskType.LLM;
-        bytes memory score = task.score;
-        uint256 simHash;
-        if (isText) {
-            simHash = uint256(bytes32(score)); // 32 bytes: submitTaskScore checked the shape
-        } else {
-            if (score.length != SimHash.BLOCK_LENGTH) revert TaskResultProofInvalid(taskIDCommitment);
-            simHash = uint64(bytes8(score));
-        }
-        uint256 binding =
-            uint256(
-                keccak256(abi.encode(block.chainid, address(this), task.creator, taskIDCommitment, task.selectedNode))
-            ) >> 3;
-        uint256[6] memory signals = [
-            isText ? 1 : 0,
-            task.appPublicKey[0],
-            task.appPublicKey[1],
-            uint256(resultHash),
-            simHash,
-            binding
-        ];
-        if (!RESULT_VERIFIER.verifyProof(p.a, p.b, p.c, signals)) revert TaskResultProofInvalid(taskIDCommitment);
+        TaskRules.checkResultProof(task, taskIDCommitment, resultHash, p, RESULT_VERIFIER);
     }
 
     /// @dev The creator's VRF output over the task's seed (`TaskRules.samplingNumber`).
@@ -671,31 +724,30 @@ contract TaskManager is ITaskManager, AccessControl, PullPayments {
         emit TaskStarted(id, node);
     }
 
-    /// @dev Frees the node; if it is Available again, hands it the best queued task it can serve.
+    /// @dev Frees the node; if it is Available again, hands it the best queued task it can serve. While the pool is
+    /// frozen the release waits (the node stays Busy): the draws of a word in flight see the pool as it was when the
+    /// word was requested (docs/randomness.md).
     function _release(address node, INodeRegistry.ReleaseOutcome outcome) private {
+        if (poolFrozen()) {
+            _deferred[_deferredTail++] = uint256(uint160(node)) | (uint256(outcome) << 160);
+            emit NodeReleaseDeferred(node);
+            return;
+        }
         if (REGISTRY.releaseNode(node, outcome)) _dispatchQueuedTo(node);
     }
 
-    /// @dev Queues the task; a full queue (α · N) evicts its lowest-value task (EndAborted, TaskFeeTooLow, refund)
-    /// for a task worth more, or rejects the new one with `TaskQueueFull` (B5: never just revert when full).
-    function _enqueue(bytes32 id, Task storage task, INodeRegistry.TaskRequirements memory req, uint256 value) private {
-        bool byGPU = req.requiredGPU != bytes32(0);
-        bytes32 evicted = QUEUE.push(
-            id,
-            task.sequence,
-            value,
-            req.requiredGPU,
-            byGPU ? req.requiredGPUVRAM : req.minimumVRAM,
-            req.version,
-            Dispatch.modelsHash(req.modelIDs),
-            queueCapacity()
-        );
-        if (evicted != bytes32(0)) {
-            Task storage lowest = _tasks[evicted];
-            _abort(evicted, lowest, TaskAbortReason.TaskFeeTooLow);
-            _refund(evicted, lowest);
+    function _releaseDeferred(uint256 max) private returns (uint256 released) {
+        uint256 head = _deferredHead;
+        uint256 tail = _deferredTail;
+        while (head < tail && released < max) {
+            uint256 entry = _deferred[head];
+            delete _deferred[head];
+            ++head;
+            ++released;
+            address node = address(uint160(entry));
+            if (REGISTRY.releaseNode(node, INodeRegistry.ReleaseOutcome(entry >> 160))) _dispatchQueuedTo(node);
         }
-        emit TaskQueued(id);
+        _deferredHead = uint64(head);
     }
 
     /// @dev Hands the freed node the highest-value queued task it can serve (see `TaskQueue` for the groups).

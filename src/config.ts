@@ -54,3 +54,25 @@ export const DEFAULT_TASK_PARAMETERS: TaskParameters = {
   noShowShare: 2_000n,
   minimumFee: [parseEther("0.001"), parseEther("0.001"), parseEther("0.001")],
 };
+
+/** The randomness beacon's deployment parameters (`VRFBeacon`, docs/randomness.md). */
+export interface BeaconParameters {
+  /** Chainlink VRF v2.5 gas lane; any value for the local mock coordinator. */
+  vrfKeyHash: string;
+  /** Block confirmations before the coordinator answers (Chainlink's minimum is 3 on most networks). */
+  vrfConfirmations: bigint;
+  /** Seconds after which a word that has not landed may be requested again. */
+  beaconRetryAfter: bigint;
+  /** Wei each task pays toward the words (forwarded to the VRF subscription). */
+  beaconFeePerTask: bigint;
+  /** Wei each task prepays to whoever dispatches it. */
+  dispatchBounty: bigint;
+}
+
+export const DEFAULT_BEACON_PARAMETERS: BeaconParameters = {
+  vrfKeyHash: "0x" + "00".repeat(32),
+  vrfConfirmations: 3n,
+  beaconRetryAfter: 10n * 60n,
+  beaconFeePerTask: 0n,
+  dispatchBounty: 0n,
+};

@@ -256,11 +256,31 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     // Application
     // -------------------------------------------------------------------------------------------------------------
 
-    /// @notice Creates a task with `msg.value` as fee; emits `TaskCreated`, then `TaskStarted` or `TaskQueued`.
-    /// @dev A full queue evicts its lowest-value task (EndAborted, TaskFeeTooLow, refund), or reverts with
-    /// `TaskQueueFull` when the new task would itself be the lowest.
+    /// @notice Creates a task in the `Pending` state and enrols it in the beacon's open epoch; emits `TaskPending`.
+    /// `msg.value` pays the fee (escrowed), the dispatch bounty (`dispatchBounty`, paid to whoever dispatches it) and
+    /// the task's share of the beacon's words (`IRandomnessBeacon.feePerTask`, not refundable). The node and the
+    /// sampling seed are drawn only when the epoch's word has landed (`dispatchTasks`): nobody, the creator included,
+    /// knows them when the commitment, fee and requirements are fixed (docs/randomness.md). A pending task cannot be
+    /// cancelled.
     /// @param input The task's metadata.
     function createTask(TaskInput calldata input) external payable;
+
+    /// @notice Dispatches pending tasks, oldest first: `inputs[0]` must be the oldest pending task, `inputs[1]` the
+    /// next, and so on (each exactly as given to `createTask`, as `TaskPending` repeats it). Stops at the first task
+    /// whose epoch word has not landed. For each: fixes its randomness from the word, emits `TaskCreated` with the
+    /// sampling seed, then `TaskStarted` or `TaskQueued` (a full queue evicts its lowest-value task, or aborts this
+    /// one with `TaskFeeTooLow` when it would be the lowest). Pays the caller each dispatched task's bounty. Then, if
+    /// no dispatchable task is left, frees the nodes whose release waited for the pool to be open again, and asks the
+    /// beacon for the next word. Anyone may call.
+    /// @param inputs The pending tasks' inputs, oldest first.
+    /// @return dispatched How many tasks were dispatched.
+    function dispatchTasks(TaskInput[] calldata inputs) external returns (uint256 dispatched);
+
+    /// @notice Frees up to `max` nodes whose release waited while the pool was frozen (see `poolFrozen`). Anyone may
+    /// call; it does nothing while the pool is frozen.
+    /// @param max The most nodes to free.
+    /// @return released How many nodes were freed.
+    function releaseDeferred(uint256 max) external returns (uint256 released);
 
     /// @notice Reports that the encrypted parameters are on the relay: Started → ParametersUploaded. Creator only.
     /// @param taskIDCommitment The task.
@@ -403,6 +423,45 @@ interface ITaskManager is ITaskTypes, IPullPayments {
 
     /// @notice The parameters.
     function config() external view returns (TaskConfig memory);
+
+    // ---- Randomness and dispatch (docs/randomness.md) ----
+
+    /// @notice A task was created and enrolled in `epoch`; its node and seed are drawn when the epoch's word lands.
+    /// @param input `abi.encode(TaskInput)` as given to `createTask`, which a dispatcher passes back to `dispatchTasks`.
+    event TaskPending(bytes32 indexed taskIDCommitment, address indexed creator, uint64 epoch, bytes input);
+    /// @notice `dispatcher` dispatched `count` tasks and was paid `bounty` in all.
+    event DispatchBountyPaid(address indexed dispatcher, uint256 count, uint256 bounty);
+    /// @notice A node's release waits until the pool is open again (`releaseDeferred`).
+    event NodeReleaseDeferred(address indexed node);
+
+    /// @notice `msg.value` does not cover the dispatch bounty and the beacon's share with a fee left over.
+    error TaskValueBelowDispatchCost(uint256 value, uint256 dispatchCost);
+    /// @notice `dispatchTasks` was given a task that is not the oldest pending one.
+    error TaskNotNextPending(bytes32 taskIDCommitment, bytes32 next);
+    /// @notice The input given to `dispatchTasks` is not the one the task was created with.
+    error TaskDispatchInputMismatch(bytes32 taskIDCommitment);
+    /// @notice Only `ADMIN` (the timelock) may change the parameters.
+    error TaskCallerNotAdmin(address caller);
+    /// @notice A task may require at most `MAX_TASK_MODELS` models.
+    error TaskTooManyModels(bytes32 taskIDCommitment, uint256 count);
+    /// @notice A pending task whose word has landed is dispatched, not aborted.
+    error TaskDispatchable(bytes32 taskIDCommitment);
+    /// @notice The node pool cannot change now: a beacon word is in flight, or a task whose word landed waits to be
+    /// dispatched (`dispatchTasks`). Join, quit, pause, resume, model reports and health refreshes wait.
+    error TaskPoolFrozen();
+
+    /// @notice What `createTask` takes from `msg.value` before the fee: the dispatch bounty and the beacon's share.
+    function dispatchCost() external view returns (uint256);
+
+    /// @notice The pending tasks, oldest first (at most `max`).
+    function pendingTasks(uint256 max) external view returns (bytes32[] memory ids);
+
+    /// @notice Whether the node pool is frozen (see `TaskPoolFrozen`).
+    function poolFrozen() external view returns (bool);
+
+    /// @notice Reverts with `TaskPoolFrozen` while the pool is frozen; the registry calls it before every change of
+    /// the pool that a node makes.
+    function requirePoolOpen() external view;
 
     // ---- App keys (DESIGN §13.4) ----
 

@@ -17,7 +17,8 @@ interface ITaskTypes {
         EndSuccess, // 8: single task, result uploaded, node paid
         EndAborted, // 9: aborted, fee refunded (or paid to the node after a validation timeout)
         EndGroupRefund, // 10: agreeing group member whose fee was refunded
-        EndGroupSuccess // 11: group result uploaded, fee split among the agreeing nodes
+        EndGroupSuccess, // 11: group result uploaded, fee split among the agreeing nodes
+        Pending // 12: created, waiting for its epoch's beacon word; then dispatched to Started or Queued
     }
 
     /// @notice `SD` and `SD_FT` are image tasks compared by similarity; `LLM` text tasks are compared exactly.

@@ -5,6 +5,7 @@ import {ITaskManager} from "../interfaces/ITaskManager.sol";
 import {ITaskTypes} from "../interfaces/ITaskTypes.sol";
 import {INodeRegistry} from "../interfaces/INodeRegistry.sol";
 import {ISamplingVerifier} from "../interfaces/ISamplingVerifier.sol";
+import {IParamsConsistencyVerifier, IResultAvailabilityVerifier} from "../interfaces/IGroth16Verifiers.sol";
 import {ITaskQueue} from "../interfaces/ITaskQueue.sol";
 import {Dispatch} from "./Dispatch.sol";
 import {SimHash} from "./SimHash.sol";
@@ -261,7 +262,10 @@ library TaskRules {
         uint256 groupSpan
     ) external view returns (uint256) {
         ITaskTypes.TaskStatus status = task.status;
-        if (status == ITaskTypes.TaskStatus.Queued) return uint256(task.createdAt) + cfg.queueTimeout;
+        // Pending and Queued share the queue timeout, counted from creation.
+        if (status == ITaskTypes.TaskStatus.Queued || status == ITaskTypes.TaskStatus.Pending) {
+            return uint256(task.createdAt) + cfg.queueTimeout;
+        }
         if (status == ITaskTypes.TaskStatus.Started) return uint256(task.startedAt) + cfg.uploadTimeout;
         if (status == ITaskTypes.TaskStatus.ParametersUploaded) return uint256(task.uploadedAt) + cfg.executionTimeout;
         if (status == ITaskTypes.TaskStatus.ScoreReady || status == ITaskTypes.TaskStatus.ErrorReported) {
@@ -363,5 +367,64 @@ library TaskRules {
         bytes32 modelsHash;
         (id, modelsHash) = queue.popFor(gpuID, vram, version);
         if (id != bytes32(0)) registry.startNode(node, modelsHash);
+    }
+
+    /// @notice The ParamsConsistency check of `validateTaskGroup` (see `TaskManager._checkParamsProof`): public signals
+    /// are the three selected nodes' registered keys, then the three parameter blob hashes, members in order. Skipped
+    /// when a member is EndAborted.
+    function checkParamsProof(
+        mapping(bytes32 => Task) storage tasks,
+        bytes32[3] memory ids,
+        ITaskManager.Groth16Proof calldata p,
+        INodeRegistry registry,
+        IParamsConsistencyVerifier verifier
+    ) external view {
+        for (uint256 i = 0; i < 3; ++i) {
+            if (tasks[ids[i]].status == ITaskTypes.TaskStatus.EndAborted) return;
+        }
+        uint256[9] memory signals;
+        for (uint256 i = 0; i < 3; ++i) {
+            Task storage member = tasks[ids[i]];
+            uint256[2] memory key = registry.nodePublicKey(member.selectedNode);
+            signals[2 * i] = key[0];
+            signals[2 * i + 1] = key[1];
+            signals[6 + i] = uint256(member.paramsHash);
+        }
+        if (!verifier.verifyProof(p.a, p.b, p.c, signals)) revert ITaskManager.TaskParamsProofInvalid(ids[0]);
+    }
+
+    /// @notice The ResultAvailability check of `reportTaskResultUploaded` (see `TaskManager._checkResultProof`).
+    /// @dev The sim hash is the stored score read as a big-endian integer (32 bytes for text; exactly one 8-byte pHash
+    /// for images, the only size the circuit hashes). The last signal binds the proof to this deployment (the
+    /// delegatecall's `address(this)` is the task manager), this task and its selected node; `>> 3` keeps it below
+    /// the BN254 scalar field. src/zk/proofs.ts `resultBinding` computes the same value.
+    function checkResultProof(
+        Task storage task,
+        bytes32 taskIDCommitment,
+        bytes32 resultHash,
+        ITaskManager.Groth16Proof calldata p,
+        IResultAvailabilityVerifier verifier
+    ) external view {
+        bool isText = task.taskType == ITaskTypes.TaskType.LLM;
+        bytes memory score = task.score;
+        uint256 simHash;
+        if (isText) {
+            simHash = uint256(bytes32(score)); // 32 bytes: submitTaskScore checked the shape
+        } else {
+            if (score.length != SimHash.BLOCK_LENGTH) revert ITaskManager.TaskResultProofInvalid(taskIDCommitment);
+            simHash = uint64(bytes8(score));
+        }
+        uint256 binding = uint256(
+            keccak256(abi.encode(block.chainid, address(this), task.creator, taskIDCommitment, task.selectedNode))
+        ) >> 3;
+        uint256[6] memory signals = [
+            isText ? 1 : 0,
+            task.appPublicKey[0],
+            task.appPublicKey[1],
+            uint256(resultHash),
+            simHash,
+            binding
+        ];
+        if (!verifier.verifyProof(p.a, p.b, p.c, signals)) revert ITaskManager.TaskResultProofInvalid(taskIDCommitment);
     }
 }
