@@ -101,13 +101,16 @@ export function defineNetwork(m: IgnitionModuleBuilder, coordinator: ArgumentTyp
   const resultVerifier = m.contract("ResultAvailabilityVerifier");
   const relayRoots = m.contract("RelayRoots", [admin]);
   const nodeRegistry = m.contract("NodeRegistry", [admin, registryConfig]);
-  // TaskRules is an external library linked into TaskManager (group rules, deadlines, parameter checks): it keeps
-  // the task manager under the 24,576-byte code limit.
+  // TaskRules (group rules, deadlines, proof inputs) and TaskDispatch (the dispatch step) are external libraries
+  // linked into TaskManager: they keep it under the 24,576-byte code limit.
   const taskRules = m.library("TaskRules");
+  const taskDispatch = m.library("TaskDispatch");
+  // The timelock (DESIGN §13.6) has no admin of its own; `governor` proposes and cancels, anyone executes.
+  const timelock = m.contract("VSSTimelock", [timelockDelay, [governor], [ZeroAddress]]);
   const taskManager = m.contract(
     "TaskManager",
     [
-      admin,
+      timelock, // the task manager's only admin, fixed at deployment
       nodeRegistry,
       relayRoots,
       samplingVerifier,
@@ -117,19 +120,17 @@ export function defineNetwork(m: IgnitionModuleBuilder, coordinator: ArgumentTyp
       dispatchBounty,
       taskConfig,
     ],
-    { libraries: { TaskRules: taskRules } },
+    { libraries: { TaskRules: taskRules, TaskDispatch: taskDispatch } },
   );
   const bound = m.call(beacon, "bind", [taskManager]);
 
   const wired = m.call(nodeRegistry, "setTaskManager", [taskManager]);
   const relayGranted = m.call(relayRoots, "grantRole", [RELAY_ROLE, relay]);
 
-  // The admin hand-over (DESIGN §13.6): the timelock becomes the only admin of every contract, after the wiring.
-  const timelock = m.contract("VSSTimelock", [timelockDelay, [governor], [ZeroAddress]]);
+  // The admin hand-over: the timelock becomes the only admin of the registry and the relay roots, after the wiring.
   for (const [name, contract] of [
     ["RelayRoots", relayRoots],
     ["NodeRegistry", nodeRegistry],
-    ["TaskManager", taskManager],
   ] as const) {
     const granted = m.call(contract, "grantRole", [DEFAULT_ADMIN_ROLE, timelock], {
       id: `${name}_grantAdminToTimelock`,
@@ -141,6 +142,7 @@ export function defineNetwork(m: IgnitionModuleBuilder, coordinator: ArgumentTyp
   return {
     beacon,
     taskRules,
+    taskDispatch,
     samplingVerifier,
     paramsVerifier,
     resultVerifier,

@@ -16,6 +16,9 @@ import {
 } from "../../contracts/interfaces/IGroth16Verifiers.sol";
 import {ParamsConsistencyVerifier} from "../../contracts/verifiers/ParamsConsistencyVerifier.sol";
 import {ResultAvailabilityVerifier} from "../../contracts/verifiers/ResultAvailabilityVerifier.sol";
+import {VRFBeacon} from "../../contracts/VRFBeacon.sol";
+import {IRandomnessBeacon} from "../../contracts/interfaces/IRandomnessBeacon.sol";
+import {VRFCoordinatorV2_5Mock} from "@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol";
 
 /// @title The one Solidity fixture: deploys and wires the network with the defaults of `src/config.ts`
 /// @notice Mirrors `test/helpers/fixture.ts`: a relay, a treasury, applications whose address is bound to a VRF
@@ -83,6 +86,12 @@ abstract contract BaseTest is Test {
     RelayRoots internal relayRoots;
     NodeRegistry internal registry;
     TaskManager internal tm;
+    VRFCoordinatorV2_5Mock internal coordinator;
+    VRFBeacon internal beacon;
+    /// @dev The input each task was created with, for `dispatchTasks` (as a dispatcher reads it from `TaskPending`).
+    mapping(bytes32 id => bytes input) internal _inputOf;
+    /// @dev When false, `_createTask` leaves the task Pending (the test delivers the word and dispatches itself).
+    bool internal _autoDispatch = true;
 
     address internal admin = makeAddr("admin");
     address internal relay = makeAddr("relay");
@@ -100,6 +109,8 @@ abstract contract BaseTest is Test {
         resultVerifier = new ResultAvailabilityVerifier();
         relayRoots = new RelayRoots(admin);
         registry = new NodeRegistry(admin, _registryConfig());
+        coordinator = new VRFCoordinatorV2_5Mock(0, 0, 1e18);
+        beacon = new VRFBeacon(coordinator, bytes32(0), 3, 600, 0);
         tm = new TaskManager(
             admin,
             INodeRegistry(address(registry)),
@@ -107,8 +118,11 @@ abstract contract BaseTest is Test {
             ISamplingVerifier(address(verifier)),
             IParamsConsistencyVerifier(address(paramsVerifier)),
             IResultAvailabilityVerifier(address(resultVerifier)),
+            IRandomnessBeacon(address(beacon)),
+            0,
             _taskConfig()
         );
+        beacon.bind(address(tm));
         vm.startPrank(admin);
         registry.setTaskManager(address(tm));
         relayRoots.grantRole(relayRoots.RELAY_ROLE(), relay);
@@ -277,10 +291,46 @@ abstract contract BaseTest is Test {
         return _createTask(app, _taskInput(guid, nonce), fee);
     }
 
+    /// @dev Creates the task and, unless `_autoDispatch` is off, delivers its epoch's word and dispatches it (with
+    /// every task pending before it), as the fulfiller and a dispatcher do on a live network.
     function _createTask(address app, ITaskManager.TaskInput memory input, uint256 fee) internal returns (bytes32) {
         vm.prank(app);
         tm.createTask{value: fee}(input);
+        _inputOf[input.taskIDCommitment] = abi.encode(input);
+        if (_autoDispatch) _deliverAndDispatch();
         return input.taskIDCommitment;
+    }
+
+    /// @dev Delivers the word in flight (the mock's default word for the request), then dispatches every pending task
+    /// whose word has landed.
+    function _deliverAndDispatch() internal {
+        _deliverWord();
+        _dispatchPending();
+    }
+
+    /// @dev Delivers the word in flight, if any: the mock's default word, or `word` when non-zero.
+    function _deliverWord(uint256 word) internal {
+        if (!beacon.inFlight()) return;
+        if (word == 0) {
+            coordinator.fulfillRandomWords(beacon.requestId(), address(beacon));
+        } else {
+            uint256[] memory words = new uint256[](1);
+            words[0] = word;
+            coordinator.fulfillRandomWordsWithOverride(beacon.requestId(), address(beacon), words);
+        }
+    }
+
+    function _deliverWord() internal {
+        _deliverWord(0);
+    }
+
+    /// @dev Dispatches every pending task (oldest first) whose word has landed; the caller is `stranger`.
+    function _dispatchPending() internal {
+        bytes32[] memory ids = tm.pendingTasks(type(uint256).max);
+        ITaskManager.TaskInput[] memory inputs = new ITaskManager.TaskInput[](ids.length);
+        for (uint256 i = 0; i < ids.length; ++i) inputs[i] = abi.decode(_inputOf[ids[i]], (ITaskManager.TaskInput));
+        vm.prank(stranger);
+        tm.dispatchTasks(inputs);
     }
 
     function _taskStatus(bytes32 id) internal view returns (ITaskTypes.TaskStatus) {

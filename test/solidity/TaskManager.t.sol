@@ -1177,13 +1177,7 @@ contract TaskManagerTest is BaseTest {
 
     function test_setConfig_revertsWhenNotAdmin() public {
         ITaskManager.TaskConfig memory config = _taskConfig();
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                IAccessControl.AccessControlUnauthorizedAccount.selector,
-                stranger,
-                tm.DEFAULT_ADMIN_ROLE()
-            )
-        );
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskCallerNotAdmin.selector, stranger));
         vm.prank(stranger);
         tm.setConfig(config);
     }
