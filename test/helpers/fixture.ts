@@ -14,8 +14,10 @@
  */
 import { network } from "hardhat";
 import {
+  Contract,
   Wallet,
   ZeroAddress,
+  ZeroHash,
   getBytes,
   hexlify,
   keccak256,
@@ -24,7 +26,8 @@ import {
   type ContractTransactionResponse,
   type Signer,
 } from "ethers";
-import VSSNetwork from "../../deploy/modules/VSSNetwork.js";
+import VSSNetwork from "../../deploy/modules/VSSLocalNetwork.js";
+import { BEACON_ABI, MOCK_COORDINATOR_ABI, dispatchPending, taskRandomness } from "../../src/chain/dispatch.js";
 import {
   NodeRegistry__factory,
   ParamsConsistencyVerifier__factory,
@@ -129,6 +132,9 @@ export interface Network {
   timelock: VSSTimelock;
   /** Signs as the admin: each call is scheduled on the timelock by the deployer, then executed. */
   governor: TimelockSigner;
+  /** The randomness beacon (`VRFBeacon`) and Chainlink's mock coordinator behind it (docs/randomness.md). */
+  beacon: Contract;
+  coordinator: Contract;
   relay: Wallet;
   treasury: Wallet;
   apps: Wallet[];
@@ -154,6 +160,8 @@ export async function deployNetwork(parameters: Record<string, unknown> = {}): P
   }
   const timelock = VSSTimelock__factory.connect(await deployed.timelock.getAddress(), admin);
   return {
+    beacon: new Contract(await deployed.beacon.getAddress(), BEACON_ABI, admin),
+    coordinator: new Contract(await deployed.vrfCoordinator.getAddress(), MOCK_COORDINATOR_ABI, admin),
     timelock,
     governor: new TimelockSigner(timelock, admin, ethers.provider),
     taskManager,
@@ -249,7 +257,7 @@ export interface CreatedTask {
   seed: Bytes32;
 }
 
-let prevrandaoCounter = 1n;
+let wordCounter = 1n;
 let nonceCounter = 0n;
 
 /**
@@ -258,7 +266,7 @@ let nonceCounter = 0n;
  * the same nodes and their proofs are computed once (see {@link proofs}).
  */
 export function resetTaskSequences(): void {
-  prevrandaoCounter = 1n;
+  wordCounter = 1n;
   nonceCounter = 0n;
   membersOfGUID.clear();
 }
@@ -267,43 +275,55 @@ export function resetTaskSequences(): void {
 const membersOfGUID = new Map<Bytes32, number>();
 
 /**
- * Creates member `k` (default 0, an original) of a GUID, whose VRF outcome is chosen in advance: it fixes the next
- * block's prevrandao, then searches GUIDs (the nonce is keccak256(GUID, k), DESIGN §13.2) until
- * `isSampled(VRF(app, keccak256(prevrandao, commitment)))` equals `sampled` (`undefined`: any outcome). With
- * `taskGUID` given there is nothing to search: `sampled` must then be left undefined, and `k` defaults to the
- * number of tasks created under that GUID so far (so `createTask` twice more after an original makes members 1 and
- * 2; a fourth gets k = 3, a nonce of the GUID that no group accepts).
+ * Creates member `k` (default 0, an original) of a GUID, delivers its epoch's beacon word and dispatches it, with
+ * the VRF outcome chosen in advance: the fixture plays the VRF service (the mock coordinator takes any word) and
+ * picks the first word of its sequence for which `isSampled(VRF(app, seed))` equals `sampled` (`undefined`: any
+ * outcome), the seed following from the word as on-chain (`taskRandomness`). GUIDs come from a sequence too (the
+ * nonce is keccak256(GUID, k), DESIGN §13.2). With `taskGUID` given, `k` defaults to the number of tasks created
+ * under that GUID so far (so `createTask` twice more after an original makes members 1 and 2; a fourth gets k = 3,
+ * a nonce of the GUID that no group accepts). With `dispatch: false` the task is left Pending, its word undelivered.
  */
 export async function createTask(
   net: Network,
   app: Wallet,
-  options: TaskOptions & { sampled?: boolean; taskGUID?: Bytes32; k?: number } = {},
+  options: TaskOptions & { sampled?: boolean; taskGUID?: Bytes32; k?: number; dispatch?: boolean } = {},
 ): Promise<CreatedTask> {
-  const prevrandao = prevrandaoCounter++;
   const k = options.k ?? (options.taskGUID === undefined ? 0 : (membersOfGUID.get(options.taskGUID) ?? 0));
-  let taskGUID: Bytes32;
-  let nonce: Bytes32;
-  let commitment: Bytes32;
-  let seed: Bytes32;
+  const taskGUID = options.taskGUID ?? keccak256(toUtf8Bytes(`guid-${nonceCounter++}`));
+  const nonce =
+    k <= 2 ? taskNonce(taskGUID, k as 0 | 1 | 2) : ethers.solidityPackedKeccak256(["bytes32", "uint8"], [taskGUID, k]);
+  const commitment = taskIDCommitment(taskGUID, nonce);
+  membersOfGUID.set(taskGUID, Math.max(membersOfGUID.get(taskGUID) ?? 0, k + 1));
+  const input = taskInput(commitment, nonce, { appPublicKey: bjjKeyOf(app.address).publicKey, ...options });
+  const value = (options.fee ?? FEE) + (await net.taskManager.dispatchCost());
+  await (await net.taskManager.connect(app).createTask(input, { value })).wait();
+  if (options.dispatch === false) return { commitment, taskGUID, nonce, seed: ZeroHash };
+  let word: bigint;
   for (;;) {
-    taskGUID = options.taskGUID ?? keccak256(toUtf8Bytes(`guid-${nonceCounter++}`));
-    nonce =
-      k <= 2
-        ? taskNonce(taskGUID, k as 0 | 1 | 2)
-        : ethers.solidityPackedKeccak256(["bytes32", "uint8"], [taskGUID, k]);
-    commitment = taskIDCommitment(taskGUID, nonce);
-    seed = ethers.solidityPackedKeccak256(["uint256", "bytes32"], [prevrandao, commitment]);
+    word = BigInt(keccak256(toUtf8Bytes(`word-${wordCounter++}`)));
     if (options.sampled === undefined) break;
-    if (options.taskGUID !== undefined) throw new Error("fixture: a given GUID leaves no sampling outcome to search");
+    const { seed } = taskRandomness(word, app.address, commitment);
     if (isSampled(verifyVRF(proveVRF(app.privateKey, seed))) === options.sampled) break;
   }
-  membersOfGUID.set(taskGUID, Math.max(membersOfGUID.get(taskGUID) ?? 0, k + 1));
-  await networkHelpers.setPrevRandao(prevrandao);
-  const input = taskInput(commitment, nonce, { appPublicKey: bjjKeyOf(app.address).publicKey, ...options });
-  await (await net.taskManager.connect(app).createTask(input, { value: options.fee ?? FEE })).wait();
-  const stored = await net.taskManager.getTask(commitment);
-  if (stored.samplingSeed !== seed) throw new Error("fixture: prevrandao was not applied to the creating block");
+  await deliverWord(net, word);
+  await dispatchPending(net.taskManager, net.stranger);
+  const seed = (await net.taskManager.getTask(commitment)).samplingSeed;
+  if (seed !== taskRandomness(word, app.address, commitment).seed) {
+    throw new Error("fixture: the task was not dispatched with the word the fixture delivered");
+  }
   return { commitment, taskGUID, nonce, seed };
+}
+
+/** Delivers `word` (default: the mock's own) for the beacon's request in flight, if any, as the VRF service would. */
+export async function deliverWord(net: Network, word?: bigint): Promise<void> {
+  if (!(await net.beacon.inFlight())) return;
+  const requestId: bigint = await net.beacon.requestId();
+  const beacon = await net.beacon.getAddress();
+  const tx =
+    word === undefined
+      ? await net.coordinator.fulfillRandomWords(requestId, beacon)
+      : await net.coordinator.fulfillRandomWordsWithOverride(requestId, beacon, [word]);
+  await tx.wait();
 }
 
 /** The creator's VRF proof for a task, in the contract's struct shape. */

@@ -291,6 +291,23 @@ const ROWS: Row[] = [
     call: (c, s) =>
       c.w.tm.connect(s).reportTaskResultUploaded(c.ids[0], c.extra.blob as string, c.root, [], VALID_PROOF),
   },
+  // ------------------------------------------------------------------ TaskManager: dispatch (docs/randomness.md)
+  {
+    fn: "TaskManager.dispatchTasks",
+    scenario: "nothing pending: anyone may dispatch (and earn the bounties)",
+    allowed: ANYONE,
+    denied: "",
+    setup: none,
+    call: (c, s) => c.w.tm.connect(s).dispatchTasks([]),
+  },
+  {
+    fn: "TaskManager.releaseDeferred",
+    scenario: "the pool is open: anyone may free deferred releases",
+    allowed: ANYONE,
+    denied: "",
+    setup: none,
+    call: (c, s) => c.w.tm.connect(s).releaseDeferred(16),
+  },
   // ------------------------------------------------------------------ TaskManager: registry hook, admin, payments
   {
     fn: "TaskManager.onNodeAvailable",
@@ -304,7 +321,7 @@ const ROWS: Row[] = [
     fn: "TaskManager.setConfig",
     scenario: "new parameters",
     allowed: ["admin"],
-    denied: "AccessControlUnauthorizedAccount",
+    denied: "TaskCallerNotAdmin",
     setup: none,
     call: (c, s) => c.w.tm.connect(s).setConfig({ ...TASK_CONFIG, queueTimeout: 7200n, siblingWindow: 9000n }),
   },
@@ -324,7 +341,6 @@ const ROWS: Row[] = [
     setup: appCredited,
     call: (c, s) => c.w.tm.connect(s).withdrawTo(c.w.stranger.address),
   },
-  ...roleRows("TaskManager", (w) => w.tm),
   // ------------------------------------------------------------------ NodeRegistry
   {
     fn: "NodeRegistry.join",
@@ -513,7 +529,7 @@ const ROWS: Row[] = [
 /** grantRole / revokeRole (admin only) and renounceRole (only the holder itself) of an AccessControl contract. */
 function roleRows(
   name: string,
-  contract: (w: World) => World["tm"] | World["registry"] | World["relayRoots"],
+  contract: (w: World) => World["registry"] | World["relayRoots"],
   holder: Role = "admin",
 ): Row[] {
   const role = keccak256(toUtf8Bytes("TEST_ROLE"));

@@ -52,10 +52,12 @@ describe("security: the admin cannot take stakes (issue 11 item 7)", function ()
     const net = await networkHelpers.loadFixture(fourNodesStaked);
     const deployer = await net.admin.getAddress();
     const timelock = await net.timelock.getAddress();
-    for (const contract of [net.registry, net.taskManager, net.relayRoots]) {
+    for (const contract of [net.registry, net.relayRoots]) {
       expect(await contract.hasRole(DEFAULT_ADMIN_ROLE, deployer)).to.equal(false);
       expect(await contract.hasRole(DEFAULT_ADMIN_ROLE, timelock)).to.equal(true);
     }
+    // The task manager has no roles: its only admin function answers to the timelock, fixed at deployment.
+    expect(await net.taskManager.ADMIN()).to.equal(timelock);
     // TimelockController: only the timelock administers itself (admin = address(0) at construction).
     expect(await net.timelock.hasRole(DEFAULT_ADMIN_ROLE, deployer)).to.equal(false);
     expect(await net.timelock.hasRole(DEFAULT_ADMIN_ROLE, timelock)).to.equal(true);
