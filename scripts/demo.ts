@@ -35,7 +35,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { network } from "hardhat";
 import { Wallet, formatEther, keccak256, parseEther, toUtf8Bytes, type Signer } from "ethers";
-import VSSNetwork from "../deploy/modules/VSSNetwork.js";
+import VSSNetwork from "../deploy/modules/VSSLocalNetwork.js";
+import { LocalFulfiller } from "../src/chain/dispatch.js";
+import { TaskManager__factory } from "../typechain-types/index.js";
 import { keyPairFromSeed } from "../src/crypto/babyjub.js";
 import { ProofCache, terminateProver, type CircuitInput, type CircuitName } from "../src/zk/proofs.js";
 import { createRelay } from "../src/relay/relay.js";
@@ -67,6 +69,8 @@ const DISHONEST = intOption("DEMO_DISHONEST", 1, 0);
 const TASKS = intOption("DEMO_TASKS", 20, 1);
 const CONCURRENCY = intOption("DEMO_CONCURRENCY", NODES, 1);
 const DIVISOR = intOption("DEMO_SAMPLING_DIVISOR", 5, 1);
+/** What each task prepays to whoever dispatches it. */
+const DISPATCH_BOUNTY = parseEther("0.0001");
 const PROVERS = intOption("DEMO_PROVERS", 2, 1);
 const FEE = parseEther(process.env.DEMO_FEE || "1");
 const RPC_URL = process.env.DEMO_RPC_URL || "";
@@ -123,7 +127,7 @@ const conn = RPC_URL
 const { ethers } = conn;
 const provider = ethers.provider;
 const [funder] = await ethers.getSigners();
-section(`1. Deploy (Ignition module deploy/modules/VSSNetwork.ts) on ${RPC_URL || "the in-process Hardhat network"}`);
+section(`1. Deploy (Ignition module deploy/modules/VSSLocalNetwork.ts: the network + a mock VRF coordinator) on ${RPC_URL || "the in-process Hardhat network"}`);
 
 /** A deterministic wallet per label (applications need their secret key: it is also their VRF key). */
 async function wallet(label: string, balance: bigint): Promise<Wallet> {
@@ -142,7 +146,15 @@ const relayWallet = await wallet("relay", parseEther("10"));
 const treasury = await wallet("treasury", 0n);
 const deployStarted = Date.now();
 const deployed = await conn.ignition.deploy(VSSNetwork, {
-  parameters: { VSSNetwork: { relay: relayWallet.address, treasury: treasury.address, samplingDivisor: DIVISOR } },
+  parameters: {
+    VSSNetwork: {
+      relay: relayWallet.address,
+      treasury: treasury.address,
+      samplingDivisor: DIVISOR,
+      // Each task prepays a bounty to whoever dispatches it (docs/randomness.md).
+      dispatchBounty: DISPATCH_BOUNTY,
+    },
+  },
   ...(RPC_URL ? { deploymentId: `demo-${Date.now()}` } : {}),
 });
 const addresses: NetworkAddresses = {
@@ -155,6 +167,21 @@ console.log(
   `  TaskManager ${addresses.taskManager}, NodeRegistry ${addresses.registry}, RelayRoots ${addresses.relayRoots}`,
 );
 console.log(`  samplingDivisor ${DIVISOR}: a task is validated by a group of three with probability 1/${DIVISOR}`);
+
+// The VRF service stand-in: answers the mock coordinator's requests and dispatches pending tasks (docs/randomness.md).
+const fulfillerWallet = await wallet("fulfiller", parseEther("10"));
+const fulfiller = await LocalFulfiller.connect(
+  TaskManager__factory.connect(addresses.taskManager, fulfillerWallet),
+  await deployed.vrfCoordinator.getAddress(),
+  fulfillerWallet,
+  200,
+  (line) => log(line),
+);
+fulfiller.start();
+console.log(
+  `  randomness: VRFBeacon ${await deployed.beacon.getAddress()} on a mock VRF coordinator, answered every 200 ms ` +
+    `by a local fulfiller that also dispatches (bounty ${formatEther(DISPATCH_BOUNTY)} ETH per task)`,
+);
 
 // ---------------------------------------------------------------------------------------------------------------
 // 2. Relay, 3. nodes, 4. application
@@ -480,6 +507,8 @@ if (tmBalance !== tmOwed || regBalance !== regOwed) {
   process.exitCode = 1;
 }
 
+fulfiller.stop();
+console.log(`  beacon: ${fulfiller.stats.words} words delivered, ${fulfiller.stats.dispatchCalls} dispatch calls by the fulfiller`);
 for (const agent of agents) await agent.stop();
 await watcher.stop();
 await relay.stop();

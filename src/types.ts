@@ -17,6 +17,8 @@ export enum TaskStatus {
   EndAborted = 9,
   EndGroupRefund = 10,
   EndGroupSuccess = 11,
+  /** Created; waits for its epoch's beacon word, then `dispatchTasks` moves it to Started or Queued. */
+  Pending = 12,
 }
 
 /** `ITaskTypes.TaskType`. */

@@ -52,6 +52,7 @@ import { TaskAbortReason, TaskStatus, TaskType, isFinal } from "../types.js";
 import { connectContracts, type NetworkAddresses } from "../chain/contracts.js";
 import { ChainWatcher } from "../chain/watcher.js";
 import { ContractCallError, TxSender, type GasRecorder } from "../chain/tx.js";
+import { beaconOf, pendingInputs } from "../chain/dispatch.js";
 import { scoreOf } from "../node/executor.js";
 import {
   GroupDisagreementError,
@@ -184,6 +185,9 @@ const APP_ABORTS: ReadonlySet<TaskStatus> = new Set([
   TaskStatus.Validated,
   TaskStatus.GroupValidated,
 ]);
+
+/** How long a client lets other dispatchers (who race for the bounty) go first once its task's word has landed. */
+export const DISPATCH_GRACE_MS = 1_000;
 
 /** Whether the fee of a task that ended in `status` went back to its creator. */
 export function feeRefunded(status: TaskStatus, reason: TaskAbortReason): boolean {
@@ -459,15 +463,10 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       appPublicKey: this.bjjKey.publicKey,
     };
     await this.ensureAppKeyRegistered();
-    const receipt = await this.tx.call("createTask", this.taskManager.createTask, [input], { value: request.fee });
-    let seed: string | null = null;
-    let node: string | null = null;
-    for (const log of receipt.logs) {
-      const parsed = this.taskManager.interface.parseLog({ topics: [...log.topics], data: log.data });
-      if (parsed?.name === "TaskCreated") seed = parsed.args.samplingSeed as string;
-      if (parsed?.name === "TaskStarted") node = parsed.args.selectedNode as string;
-    }
-    if (seed === null) throw new Error(`${this.name}: createTask mined without TaskCreated`);
+    // msg.value = fee + the dispatch bounty + the task's share of the beacon's words (docs/randomness.md).
+    const value = request.fee + (await this.taskManager.dispatchCost());
+    await this.tx.call("createTask", this.taskManager.createTask, [input], { value });
+    const { seed, node } = await this.awaitDispatch(identity.commitment);
     const member: Member = { taskIDCommitment: identity.commitment, role, node, seed };
     this.stage({
       type: "created",
@@ -477,6 +476,48 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       node,
     });
     return member;
+  }
+
+  /**
+   * Waits until the task leaves Pending: its epoch's beacon word lands (a VRF service answers the beacon), then
+   * someone dispatches it. The client dispatches the pending tasks itself once the word has landed and nobody else
+   * did within {@link DISPATCH_GRACE_MS} (it then earns their bounties). Returns the seed and the node (null: queued).
+   */
+  private async awaitDispatch(id: string): Promise<{ seed: string; node: string | null }> {
+    const started = Date.now();
+    const limit = this.options.stageTimeoutMs;
+    const beacon = await beaconOf(this.taskManager, this.provider);
+    let landedAt: number | null = null;
+    for (;;) {
+      const info = await this.taskManager.getTask(id);
+      const status = Number(info.status) as TaskStatus;
+      if (status !== TaskStatus.Pending) {
+        if (isFinal(status)) throw new TaskTimeoutError("dispatch", id, status, Date.now() - started, [id]);
+        return { seed: info.samplingSeed, node: status === TaskStatus.Started ? getAddress(info.selectedNode) : null };
+      }
+      // While Pending, `startedAt` holds the task's epoch.
+      if ((await beacon.wordOf(info.startedAt)) !== 0n) {
+        landedAt ??= Date.now();
+        if (Date.now() - landedAt >= DISPATCH_GRACE_MS) await this.dispatchPendingTasks();
+      }
+      if (limit !== undefined && Date.now() - started > limit) {
+        throw new TaskTimeoutError("dispatch", id, status, Date.now() - started, [id]);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** Dispatches the pending tasks (oldest first) through this client's transaction path; a lost race is ignored. */
+  private async dispatchPendingTasks(): Promise<void> {
+    const ids = [...(await this.taskManager.pendingTasks(32))];
+    if (ids.length === 0) return;
+    try {
+      const inputs = await pendingInputs(this.taskManager, ids);
+      await this.tx.call("dispatchTasks", this.taskManager.dispatchTasks, [inputs]);
+    } catch (error) {
+      // Another dispatcher was first (`TaskNotNextPending`): the next look sees the task dispatched.
+      if (!(error instanceof ContractCallError) || error.errorName !== "TaskNotNextPending") throw error;
+    }
   }
 
   /** Waits for a node, then encrypts the parameters to its key, uploads them and reports the upload. */

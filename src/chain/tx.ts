@@ -81,11 +81,33 @@ export class TxSender {
    */
   call(call: string, method: ContractMethod, args: unknown[], overrides: { value?: bigint } = {}) {
     return this.send(call, async () => {
-      const estimate = await method.estimateGas(...args, overrides);
+      const estimate = await this.estimate(method, args, overrides);
       return method(...args, { ...overrides, gasLimit: (estimate * 5n) / 4n + 25_000n });
     });
   }
+
+  /**
+   * The gas estimate of a call. While the node pool is frozen (a beacon word in flight, or a landed word's tasks not
+   * dispatched yet: docs/randomness.md) node actions revert with `TaskPoolFrozen`; that lasts seconds, so the
+   * estimate is retried every {@link POOL_FROZEN_RETRY_MS} for up to {@link POOL_FROZEN_WAIT_MS}.
+   */
+  private async estimate(method: ContractMethod, args: unknown[], overrides: { value?: bigint }): Promise<bigint> {
+    const started = Date.now();
+    for (;;) {
+      try {
+        return await method.estimateGas(...args, overrides);
+      } catch (error) {
+        const frozen = decodeRevert(revertData(error))?.name === "TaskPoolFrozen";
+        if (!frozen || Date.now() - started > POOL_FROZEN_WAIT_MS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, POOL_FROZEN_RETRY_MS));
+      }
+    }
+  }
 }
+
+/** How often, and for how long, {@link TxSender.call} retries a node action refused with `TaskPoolFrozen`. */
+export const POOL_FROZEN_RETRY_MS = 250;
+export const POOL_FROZEN_WAIT_MS = 120_000;
 
 /** A typechain contract method, as {@link TxSender.call} uses it (`any[]`: each method has its own argument tuple). */
 export interface ContractMethod {

@@ -245,7 +245,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
 
   /** Quits the network (at once when idle, else when the current task ends); the stake becomes withdrawable. */
   async quit(): Promise<void> {
-    await this.tx.send("quit", () => this.registry.quit());
+    await this.tx.call("quit", this.registry.quit, []);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
