@@ -4,17 +4,22 @@
  * Measures `receipt.gasUsed` of every lifecycle call on Hardhat's in-process network, under the conditions of
  * DESIGN §12 (3 nodes, image tasks, median of 5): five nodes join (the join figure is the median of those five),
  * two of them quit, and then, on the remaining three nodes,
- *   - 5 single tasks, each with fresh identities: createTask (immediate dispatch), reportTaskParametersUploaded,
- *     submitTaskScore, validateSingleTask, reportTaskResultUploaded, and the node's withdraw;
- *   - 5 validation groups (all three nodes honest, outcome AAA): 3 createTask, 3 reportTaskParametersUploaded,
- *     3 submitTaskScore, validateTaskGroup, reportTaskResultUploaded.
+ *   - 5 single tasks, each with fresh identities: createTask, the beacon word (the VRF coordinator's callback),
+ *     dispatchTasks, reportTaskParametersUploaded, submitTaskScore, validateSingleTask, reportTaskResultUploaded,
+ *     and the node's withdraw;
+ *   - 5 validation groups (all three nodes honest, outcome AAA): for each member createTask, its word and its
+ *     dispatch, then 3 reportTaskParametersUploaded, 3 submitTaskScore, validateTaskGroup, reportTaskResultUploaded.
+ * Randomness (docs/randomness.md): here every task is alone in its epoch, so each pays a whole VRF request (inside
+ * its createTask, which finds no word in flight) and a whole callback, and is dispatched alone: the worst case. On a
+ * busy network one request and one callback serve every task created while the previous word was in flight, and
+ * one dispatchTasks call serves several tasks; the per-task share of those three rows then falls accordingly.
  * With every proof real (DESIGN §4): validateTaskGroup verifies a ParamsConsistency Groth16 proof and
  * reportTaskResultUploaded a ResultAvailability proof (15 proofs in all, several seconds each: the run takes minutes).
  * Each relay batch holds BATCH_SIZE blobs (the task's own plus deterministic "other traffic"), so every Merkle proof
  * has log2(BATCH_SIZE) siblings, as on a network with other applications, instead of the empty proof of a one-blob
  * batch. The relay's own postRoot is reported separately; it is paid once per batch by the relay.
  *
- * Reproducibility: keys, GUIDs, nonces, ephemeral keys, the prevrandao of every createTask and every block timestamp
+ * Reproducibility: keys, GUIDs, nonces, ephemeral keys, the beacon word of every task and every block timestamp
  * are fixed, so two runs give the same numbers (the VRF's gas depends on the seed, dispatch on the seed and QoS
  * ranking on the timestamps). Groth16 proofs are randomised: their calldata, hence the gas of the two proof-carrying
  * calls, can move by a few dozen gas between runs, far inside the tolerance. The snapshot check:
@@ -27,7 +32,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { network } from "hardhat";
 import { Wallet, keccak256, parseEther, toUtf8Bytes } from "ethers";
-import VSSNetwork from "../deploy/modules/VSSNetwork.js";
+import VSSNetwork from "../deploy/modules/VSSLocalNetwork.js";
 import { modelId } from "../src/crypto/commitment.js";
 import { keyPairFromSeed } from "../src/crypto/babyjub.js";
 import { ProofCache, terminateProver } from "../src/zk/proofs.js";
@@ -79,7 +84,9 @@ interface Row {
 
 const ROWS: Row[] = [
   { key: "node join", target: 250_000, reference: 970_759 },
-  { key: "single: createTask (immediate dispatch)", target: 150_000, reference: 975_902 },
+  { key: "single: createTask (with the VRF request)", target: 150_000, reference: 975_902 },
+  { key: "single: VRF callback (one word per task here)" },
+  { key: "single: dispatchTasks (one task)" },
   { key: "single: reportTaskParametersUploaded" },
   { key: "single: submitTaskScore", target: 60_000, reference: 80_474 },
   { key: "single: validateSingleTask", target: 120_000, reference: 1_664_353 },
@@ -88,6 +95,7 @@ const ROWS: Row[] = [
   { key: "group: createTask #1 (original)", target: 150_000 },
   { key: "group: createTask #2", target: 150_000 },
   { key: "group: createTask #3", target: 150_000 },
+  { key: "group: VRF callback + dispatchTasks, 3 members" },
   { key: "group: reportTaskParametersUploaded #1" },
   { key: "group: reportTaskParametersUploaded #2" },
   { key: "group: reportTaskParametersUploaded #3" },
@@ -104,8 +112,8 @@ const ROWS: Row[] = [
  * fee. Excluded: node join and withdraw (per node, not per task) and the relay's postRoot (per batch, amortised
  * over all its blobs, paid by the relay).
  */
-const SINGLE_LIFECYCLE = ROWS.slice(1, 6).map((r) => r.key);
-const GROUP_LIFECYCLE = ROWS.slice(7, 18).map((r) => r.key);
+const SINGLE_LIFECYCLE = ROWS.slice(1, 8).map((r) => r.key);
+const GROUP_LIFECYCLE = ROWS.slice(9, 21).map((r) => r.key);
 const SINGLE_TARGET = 600_000;
 const SINGLE_REFERENCE = 3_176_656;
 const GROUP_TARGET = 1_600_000;
@@ -158,6 +166,7 @@ const chain = await SimChain.create(
       if (tx.call === "postRoot") record("relay: postRoot (per batch, paid by the relay)", tx);
     },
   },
+  await deployed.vrfCoordinator.getAddress(),
 );
 const relay = new InProcessRelay(chain, relayWallet);
 const prover = new ProofCache();
@@ -205,12 +214,10 @@ const spec: TaskSpec = {
   taskSize: 1,
 };
 
-/** Creates a task whose VRF decision is `sampled` (fixed prevrandao + nonce search: benchmark only, see App.findIdentity). */
-async function createWithOutcome(prevrandao: bigint, sampled: boolean): Promise<AppTask> {
-  const identity = app.findIdentity(prevrandao, sampled);
-  await networkHelpers.setPrevRandao(prevrandao);
-  const task = await app.createTask(spec, identity);
-  if (task.sampling.sampled !== sampled) throw new Error("bench: prevrandao was not applied to the creating block");
+/** Creates a task whose VRF decision is `sampled` (the bench plays the VRF service: see App.pickWord). */
+async function createWithOutcome(sampled: boolean): Promise<AppTask> {
+  const task = await app.createTask(spec, app.newIdentity(), sampled);
+  if (task.sampling.sampled !== sampled) throw new Error("bench: the word did not give the wanted outcome");
   if (!task.selectedNode) throw new Error("bench: the task was queued instead of dispatched");
   return task;
 }
@@ -223,8 +230,10 @@ for (const node of nodes) record("node join", await node.join(parseEther("400"))
 for (const node of nodes.slice(ACTIVE_NODES)) await node.quit();
 
 for (let run = 0; run < RUNS; ++run) {
-  const task = await createWithOutcome(10_000n + BigInt(run), false);
-  record("single: createTask (immediate dispatch)", task.created);
+  const task = await createWithOutcome(false);
+  record("single: createTask (with the VRF request)", task.created);
+  record("single: VRF callback (one word per task here)", task.fulfilled);
+  record("single: dispatchTasks (one task)", task.dispatched);
   otherTraffic(1);
   record("single: reportTaskParametersUploaded", (await app.uploadParameters(task))[0]);
   const node = nodeAt(task.selectedNode);
@@ -237,9 +246,11 @@ for (let run = 0; run < RUNS; ++run) {
 }
 
 for (let run = 0; run < RUNS; ++run) {
-  const original = await createWithOutcome(20_000n + BigInt(run), true);
+  const original = await createWithOutcome(true);
   const group = [original, ...(await app.createValidationTasks(original))];
   group.forEach((task, i) => record(`group: createTask #${i + 1}${i === 0 ? " (original)" : ""}`, task.created));
+  const words = group.reduce((sum, t) => sum + t.fulfilled.receipt.gasUsed + t.dispatched.receipt.gasUsed, 0n);
+  samples.get("group: VRF callback + dispatchTasks, 3 members")!.push(Number(words));
   otherTraffic(3);
   const uploads = await app.uploadParameters(...group);
   uploads.forEach((tx, i) => record(`group: reportTaskParametersUploaded #${i + 1}`, tx));

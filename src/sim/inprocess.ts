@@ -25,6 +25,7 @@
  * 64×64 procedural image (image tasks) or a short text (LLM tasks); its score is the image's pHash or the text hash.
  */
 import {
+  Contract,
   ZeroAddress,
   getAddress,
   getBytes,
@@ -78,6 +79,7 @@ import {
   type Groth16ProofStruct,
 } from "../zk/proofs.js";
 import { scene } from "./images.js";
+import { BEACON_ABI, MOCK_COORDINATOR_ABI, taskRandomness } from "../chain/dispatch.js";
 import { TaskStatus, TaskType } from "../types.js";
 
 // =================================================================================================================
@@ -131,6 +133,8 @@ export class SimChain {
     readonly hooks: SimHooks,
     samplingDivisor: bigint,
     addresses: { taskManager: string; registry: string; relayRoots: string },
+    /** The mock VRF coordinator the benchmark answers as the VRF service (docs/randomness.md). */
+    readonly coordinator: string,
   ) {
     this.samplingDivisor = samplingDivisor;
     this.decoders = new Map([
@@ -148,6 +152,7 @@ export class SimChain {
     addresses: { taskManager: string; registry: string; relayRoots: string },
     runner: Signer,
     hooks: SimHooks = {},
+    coordinator: string = ZeroAddress,
   ): Promise<SimChain> {
     const contracts: SimContracts = {
       taskManager: TaskManager__factory.connect(addresses.taskManager, runner),
@@ -155,7 +160,7 @@ export class SimChain {
       relayRoots: RelayRoots__factory.connect(addresses.relayRoots, runner),
     };
     const config = await contracts.taskManager.config();
-    return new SimChain(contracts, hooks, config.samplingDivisor, addresses);
+    return new SimChain(contracts, hooks, config.samplingDivisor, addresses, coordinator);
   }
 
   /** Gives `address` a readable name in logs and tables. */
@@ -206,10 +211,6 @@ export function shortHex(hex: string, chars = 4): string {
   return hex.length <= 2 + 2 * chars + 1 ? hex : `${hex.slice(0, 2 + chars)}…${hex.slice(-chars)}`;
 }
 
-/** `keccak256(abi.encodePacked(prevrandao, taskIDCommitment))`: the sampling seed `createTask` stores. */
-export function samplingSeedOf(prevrandao: bigint, commitment: Bytes32): Bytes32 {
-  return solidityPackedKeccak256(["uint256", "bytes32"], [prevrandao, commitment]);
-}
 
 // =================================================================================================================
 // Blobs and proofs
@@ -363,7 +364,7 @@ export interface ParamsUpload {
 export interface AppTask extends TaskIdentity {
   spec: TaskSpec;
   params: Uint8Array;
-  /** From `TaskCreated`. */
+  /** From `TaskCreated` (emitted by the dispatch). */
   seed: Bytes32;
   /** The app's VRF over `seed`. */
   sampling: SamplingOutcome;
@@ -373,6 +374,10 @@ export interface AppTask extends TaskIdentity {
   /** The node from `TaskStarted` (null while queued). */
   selectedNode: string | null;
   created: SentTx;
+  /** The mock coordinator's answer (the beacon's callback stores the word): one per task here, see bench-gas. */
+  fulfilled: SentTx;
+  /** `dispatchTasks` of this task alone. */
+  dispatched: SentTx;
   /** Set by `uploadParameters`. */
   paramsUpload?: ParamsUpload;
 }
@@ -453,22 +458,22 @@ export class App {
   }
 
   /**
-   * DEMO AND BENCHMARK ONLY. Draws identities until the VRF over `keccak256(prevrandao, commitment)` gives the
-   * wanted decision. A real application cannot do this: it does not choose the block's prevrandao, and the seed is
-   * only known once the task is mined. The demo and the benchmark fix prevrandao (`setPrevRandao`) to show both
-   * paths deterministically.
+   * BENCHMARK ONLY. The first word of the app's deterministic sequence for which the VRF over the resulting seed
+   * gives `sampled` (any word when undefined). A real application cannot do this: the VRF service chooses the word
+   * after the task is committed (docs/randomness.md); the benchmark plays the mock VRF service to run both paths.
    */
-  findIdentity(prevrandao: bigint, sampled: boolean, taskGUID?: Bytes32, maxTries = 10_000): TaskIdentity {
+  pickWord(commitment: Bytes32, sampled?: boolean, maxTries = 10_000): bigint {
     for (let i = 0; i < maxTries; ++i) {
-      const identity = this.newIdentity(taskGUID ?? this.random());
-      if (this.sampling(samplingSeedOf(prevrandao, identity.commitment)).sampled === sampled) return identity;
+      const word = BigInt(this.random());
+      if (sampled === undefined) return word;
+      if (this.sampling(taskRandomness(word, this.address, commitment).seed).sampled === sampled) return word;
     }
-    throw new Error(`${this.name}: no identity with sampled=${sampled} in ${maxTries} tries`);
+    throw new Error(`${this.name}: no word with sampled=${sampled} in ${maxTries} tries`);
   }
 
   /** Creates a task (fee as `msg.value`), reads its seed from `TaskCreated` and runs the VRF over it. */
-  async createTask(spec: TaskSpec, identity: TaskIdentity = this.newIdentity()): Promise<AppTask> {
-    return this.create(spec, identity, "single");
+  async createTask(spec: TaskSpec, identity: TaskIdentity = this.newIdentity(), sampled?: boolean): Promise<AppTask> {
+    return this.create(spec, identity, "single", sampled);
   }
 
   /** Creates the two validation tasks of a sampled task: same GUID, same parameters, new nonces (DESIGN §1). */
@@ -480,7 +485,12 @@ export class App {
     return original.validationTasks;
   }
 
-  private async create(spec: TaskSpec, identity: TaskIdentity, role: AppTask["role"]): Promise<AppTask> {
+  private async create(
+    spec: TaskSpec,
+    identity: TaskIdentity,
+    role: AppTask["role"],
+    sampled?: boolean,
+  ): Promise<AppTask> {
     const input = {
       taskType: spec.taskType,
       taskIDCommitment: identity.commitment,
@@ -501,11 +511,24 @@ export class App {
       );
       this.appKeyRegistered = true;
     }
+    const cost = await this.taskManager.dispatchCost();
     const created = await this.chain.send(this.name, "createTask", () =>
-      this.taskManager.createTask(input, { value: spec.fee }),
+      this.taskManager.createTask(input, { value: spec.fee + cost }),
     );
-    const seed: Bytes32 = eventOf(created, "TaskCreated").args.samplingSeed;
-    const started = created.events.find((e) => e.name === "TaskStarted");
+    // The VRF service answers the beacon (here the app plays it, choosing the word for the outcome it wants), then
+    // the task is dispatched alone: the benchmark counts one word per task, the worst case.
+    const beacon = new Contract(await this.taskManager.BEACON(), BEACON_ABI, this.wallet);
+    const coordinator = new Contract(this.chain.coordinator, MOCK_COORDINATOR_ABI, this.wallet);
+    const word = this.pickWord(identity.commitment, sampled);
+    const requestId: bigint = await beacon.requestId();
+    const fulfilled = await this.chain.send(this.name, "fulfillRandomWords", () =>
+      coordinator.fulfillRandomWordsWithOverride(requestId, beacon.target, [word]),
+    );
+    const dispatched = await this.chain.send(this.name, "dispatchTasks", () =>
+      this.taskManager.dispatchTasks([input]),
+    );
+    const seed: Bytes32 = eventOf(dispatched, "TaskCreated").args.samplingSeed;
+    const started = dispatched.events.find((e) => e.name === "TaskStarted");
     const sampling = this.sampling(seed);
     const task: AppTask = {
       ...identity,
@@ -516,6 +539,8 @@ export class App {
       role: role === "single" && sampling.sampled ? "original" : role,
       selectedNode: started ? (started.args.selectedNode as string) : null,
       created,
+      fulfilled,
+      dispatched,
     };
     this.tasks.push(task);
     return task;
