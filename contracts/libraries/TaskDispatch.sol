@@ -60,7 +60,7 @@ library TaskDispatch {
     }
 
     /// @notice The requirements a group's members share (DESIGN §13.2), truncated to 208 bits to share a slot.
-    function requirementsHash(ITaskManager.TaskInput memory input) public pure returns (bytes26) {
+    function requirementsHash(ITaskManager.TaskInput memory input) internal pure returns (bytes26) {
         return
             bytes26(
                 keccak256(

@@ -186,6 +186,9 @@ const APP_ABORTS: ReadonlySet<TaskStatus> = new Set([
   TaskStatus.GroupValidated,
 ]);
 
+/** Gas added to `createTask`'s estimate for the beacon's VRF request it may have to make. */
+export const VRF_REQUEST_GAS = 150_000n;
+
 /** How long a client lets other dispatchers (who race for the bounty) go first once its task's word has landed. */
 export const DISPATCH_GRACE_MS = 1_000;
 
@@ -465,7 +468,9 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
     await this.ensureAppKeyRegistered();
     // msg.value = fee + the dispatch bounty + the task's share of the beacon's words (docs/randomness.md).
     const value = request.fee + (await this.taskManager.dispatchCost());
-    await this.tx.call("createTask", this.taskManager.createTask, [input], { value });
+    // Whichever createTask finds no beacon word in flight requests the next one (about 100k gas more): the estimate
+    // may have been made while a word was in flight and landed before the transaction did.
+    await this.tx.call("createTask", this.taskManager.createTask, [input], { value, extraGas: VRF_REQUEST_GAS });
     const { seed, node } = await this.awaitDispatch(identity.commitment);
     const member: Member = { taskIDCommitment: identity.commitment, role, node, seed };
     this.stage({

@@ -65,8 +65,20 @@ export async function pendingInputs(
   const logs = await taskManager.queryFilter(taskManager.filters.TaskPending(ids as unknown as string), fromBlock);
   const byId = new Map<string, ITaskManager.TaskInputStruct>();
   for (const log of logs) {
-    const [input] = taskManager.interface.decodeFunctionData(fragment, fragment.selector + log.args.input.slice(2));
-    byId.set(log.args.taskIDCommitment, input as ITaskManager.TaskInputStruct);
+    const [i] = taskManager.interface.decodeFunctionData(fragment, fragment.selector + log.args.input.slice(2));
+    // A plain copy: ethers' decoded results are read-only, and encoding them again would try to normalise them.
+    byId.set(log.args.taskIDCommitment, {
+      taskType: i.taskType,
+      taskIDCommitment: i.taskIDCommitment,
+      nonce: i.nonce,
+      modelIDs: [...i.modelIDs],
+      minimumVRAM: i.minimumVRAM,
+      requiredGPU: i.requiredGPU,
+      requiredGPUVRAM: i.requiredGPUVRAM,
+      taskVersion: [i.taskVersion[0], i.taskVersion[1], i.taskVersion[2]],
+      taskSize: i.taskSize,
+      appPublicKey: [i.appPublicKey[0], i.appPublicKey[1]],
+    });
   }
   return ids.map((id) => {
     const input = byId.get(id);

@@ -79,10 +79,11 @@ export class TxSender {
    * calls depends on state other accounts change between the estimate and the block (`createTask` scans the
    * available nodes; a call that frees a node hands it a queued task), and an exact estimate would run out of gas.
    */
-  call(call: string, method: ContractMethod, args: unknown[], overrides: { value?: bigint } = {}) {
+  call(call: string, method: ContractMethod, args: unknown[], overrides: { value?: bigint; extraGas?: bigint } = {}) {
+    const { extraGas = 0n, ...rest } = overrides;
     return this.send(call, async () => {
-      const estimate = await this.estimate(method, args, overrides);
-      return method(...args, { ...overrides, gasLimit: (estimate * 5n) / 4n + 25_000n });
+      const estimate = await this.estimate(method, args, rest);
+      return method(...args, { ...rest, gasLimit: (estimate * 5n) / 4n + 25_000n + extraGas });
     });
   }
 
