@@ -127,7 +127,9 @@ const conn = RPC_URL
 const { ethers } = conn;
 const provider = ethers.provider;
 const [funder] = await ethers.getSigners();
-section(`1. Deploy (Ignition module deploy/modules/VSSLocalNetwork.ts: the network + a mock VRF coordinator) on ${RPC_URL || "the in-process Hardhat network"}`);
+section(
+  `1. Deploy (Ignition module deploy/modules/VSSLocalNetwork.ts: the network + a mock VRF coordinator) on ${RPC_URL || "the in-process Hardhat network"}`,
+);
 
 /** A deterministic wallet per label (applications need their secret key: it is also their VRF key). */
 async function wallet(label: string, balance: bigint): Promise<Wallet> {
@@ -508,7 +510,9 @@ if (tmBalance !== tmOwed || regBalance !== regOwed) {
 }
 
 fulfiller.stop();
-console.log(`  beacon: ${fulfiller.stats.words} words delivered, ${fulfiller.stats.dispatchCalls} dispatch calls by the fulfiller`);
+console.log(
+  `  beacon: ${fulfiller.stats.words} words delivered, ${fulfiller.stats.dispatchCalls} dispatch calls by the fulfiller`,
+);
 for (const agent of agents) await agent.stop();
 await watcher.stop();
 await relay.stop();

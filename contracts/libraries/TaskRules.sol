@@ -414,9 +414,10 @@ library TaskRules {
             if (score.length != SimHash.BLOCK_LENGTH) revert ITaskManager.TaskResultProofInvalid(taskIDCommitment);
             simHash = uint64(bytes8(score));
         }
-        uint256 binding = uint256(
-            keccak256(abi.encode(block.chainid, address(this), task.creator, taskIDCommitment, task.selectedNode))
-        ) >> 3;
+        uint256 binding =
+            uint256(
+                keccak256(abi.encode(block.chainid, address(this), task.creator, taskIDCommitment, task.selectedNode))
+            ) >> 3;
         uint256[6] memory signals = [
             isText ? 1 : 0,
             task.appPublicKey[0],

@@ -164,7 +164,8 @@ export class LocalFulfiller {
         // Node releases deferred while the pool was frozen; and the next word if tasks wait for one.
         const manager = this.taskManager.connect(this.signer);
         if ((await manager.releaseDeferred.staticCall(16)) > 0n) await (await manager.releaseDeferred(16)).wait();
-        if (!(await this.beacon.inFlight()) && (await this.beacon.openHasTasks())) await (await this.beacon.poke()).wait();
+        if (!(await this.beacon.inFlight()) && (await this.beacon.openHasTasks()))
+          await (await this.beacon.poke()).wait();
       }
     } catch (error) {
       this.log(`fulfiller: ${(error as Error).message.split("\n")[0]}`);

@@ -211,7 +211,6 @@ export function shortHex(hex: string, chars = 4): string {
   return hex.length <= 2 + 2 * chars + 1 ? hex : `${hex.slice(0, 2 + chars)}…${hex.slice(-chars)}`;
 }
 
-
 // =================================================================================================================
 // Blobs and proofs
 // =================================================================================================================
@@ -524,9 +523,7 @@ export class App {
     const fulfilled = await this.chain.send(this.name, "fulfillRandomWords", () =>
       coordinator.fulfillRandomWordsWithOverride(requestId, beacon.target, [word]),
     );
-    const dispatched = await this.chain.send(this.name, "dispatchTasks", () =>
-      this.taskManager.dispatchTasks([input]),
-    );
+    const dispatched = await this.chain.send(this.name, "dispatchTasks", () => this.taskManager.dispatchTasks([input]));
     const seed: Bytes32 = eventOf(dispatched, "TaskCreated").args.samplingSeed;
     const started = dispatched.events.find((e) => e.name === "TaskStarted");
     const sampling = this.sampling(seed);

@@ -15,11 +15,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HDNodeWallet, JsonRpcProvider, Wallet, parseEther } from "ethers";
 import { network } from "hardhat";
-import VSSNetwork from "../../deploy/modules/VSSNetwork.js";
+import VSSNetwork from "../../deploy/modules/VSSLocalNetwork.js";
+import { LocalFulfiller } from "../../src/chain/dispatch.js";
 import { ROOT, startHardhatNode, type Child } from "../relay/local-chain.js";
 import { freePort } from "../relay/helpers.js";
 import { connectContracts, type NetworkAddresses, type NetworkContracts } from "../../src/chain/contracts.js";
-import { VSSTimelock__factory } from "../../typechain-types/index.js";
+import { TaskManager__factory, VSSTimelock__factory } from "../../typechain-types/index.js";
 import { TimelockSigner } from "../helpers/governance.js";
 import { keyPairFromSeed, subgroupWitness } from "../../src/crypto/babyjub.js";
 import { PARAMS_CAPACITY, blobToBytes, encryptBytes } from "../../src/crypto/blob.js";
@@ -83,6 +84,7 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
   let relay: Relay;
   let app: AppClient;
   let appWallet: Wallet;
+  let fulfiller: LocalFulfiller | undefined;
   const agents: NodeAgent[] = [];
   const agentOptions: NodeAgentOptions[] = [];
   const events: NodeAgentEvent[][] = [];
@@ -136,6 +138,15 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
       registry: await deployed.nodeRegistry.getAddress(),
       relayRoots: await deployed.relayRoots.getAddress(),
     };
+    // The VRF service stand-in: answers the mock coordinator and dispatches (docs/randomness.md).
+    const fulfillerWallet = hardhatAccount(11, rpcProvider(chain.url));
+    fulfiller = await LocalFulfiller.connect(
+      TaskManager__factory.connect(addresses.taskManager, fulfillerWallet),
+      await deployed.vrfCoordinator.getAddress(),
+      fulfillerWallet,
+      200,
+    );
+    fulfiller.start();
     // The admin is the timelock: admin calls are scheduled by the deployer, then executed.
     const timelock = VSSTimelock__factory.connect(await deployed.timelock.getAddress(), hardhatAccount(0, deployer));
     admin = connectContracts(addresses, new TimelockSigner(timelock, hardhatAccount(0, deployer), deployer));
@@ -177,6 +188,7 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
   });
 
   after(async function () {
+    fulfiller?.stop();
     for (const agent of agents) await agent?.stop();
     await app?.stop();
     await relay?.stop();
