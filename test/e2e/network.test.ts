@@ -139,7 +139,7 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
       relayRoots: await deployed.relayRoots.getAddress(),
     };
     // The VRF service stand-in: answers the mock coordinator and dispatches (docs/randomness.md).
-    const fulfillerWallet = hardhatAccount(11, rpcProvider(chain.url));
+    const fulfillerWallet = hardhatAccount(15, rpcProvider(chain.url));
     fulfiller = await LocalFulfiller.connect(
       TaskManager__factory.connect(addresses.taskManager, fulfillerWallet),
       await deployed.vrfCoordinator.getAddress(),
@@ -394,6 +394,11 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
         { value: FEE },
       )
     ).wait();
+    // The local fulfiller delivers the word and dispatches the task (docs/randomness.md).
+    for (const started = Date.now(); (await tm.taskStatus(identity.commitment)) === BigInt(TaskStatus.Pending); ) {
+      if (Date.now() - started > 30_000) throw new Error("task not dispatched in time");
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const node = agents[3].nodeAddress;
     expect((await tm.getTask(identity.commitment)).selectedNode).to.equal(node);
     const [x, y] = await admin.registry.nodePublicKey(node);

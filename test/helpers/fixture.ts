@@ -27,7 +27,13 @@ import {
   type Signer,
 } from "ethers";
 import VSSNetwork from "../../deploy/modules/VSSLocalNetwork.js";
-import { BEACON_ABI, MOCK_COORDINATOR_ABI, dispatchPending, taskRandomness } from "../../src/chain/dispatch.js";
+import {
+  BEACON_ABI,
+  LocalFulfiller,
+  MOCK_COORDINATOR_ABI,
+  dispatchPending,
+  taskRandomness,
+} from "../../src/chain/dispatch.js";
 import {
   NodeRegistry__factory,
   ParamsConsistencyVerifier__factory,
@@ -296,6 +302,12 @@ export async function createTask(
   membersOfGUID.set(taskGUID, Math.max(membersOfGUID.get(taskGUID) ?? 0, k + 1));
   const input = taskInput(commitment, nonce, { appPublicKey: bjjKeyOf(app.address).publicKey, ...options });
   const value = (options.fee ?? FEE) + (await net.taskManager.dispatchCost());
+  if (options.dispatch !== false) {
+    // Tasks left pending before this one go first (their word, then their dispatch), so that this task's word is
+    // the next one requested.
+    await deliverWord(net);
+    await dispatchPending(net.taskManager, net.stranger);
+  }
   await (await net.taskManager.connect(app).createTask(input, { value })).wait();
   if (options.dispatch === false) return { commitment, taskGUID, nonce, seed: ZeroHash };
   let word: bigint;
@@ -312,6 +324,22 @@ export async function createTask(
     throw new Error("fixture: the task was not dispatched with the word the fixture delivered");
   }
   return { commitment, taskGUID, nonce, seed };
+}
+
+/**
+ * Starts the local VRF service stand-in (answers the mock coordinator, dispatches, frees deferred releases) with a
+ * wallet of its own, for tests that run the app client or node agents, which wait for their tasks' dispatch.
+ */
+export async function startFulfiller(net: Network, intervalMs = 100): Promise<LocalFulfiller> {
+  const wallet = await fundedWallet("fulfiller");
+  const fulfiller = await LocalFulfiller.connect(
+    TaskManager__factory.connect(await net.taskManager.getAddress(), wallet),
+    await net.coordinator.getAddress(),
+    wallet,
+    intervalMs,
+  );
+  fulfiller.start();
+  return fulfiller;
 }
 
 /** Delivers `word` (default: the mock's own) for the beacon's request in flight, if any, as the VRF service would. */

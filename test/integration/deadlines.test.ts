@@ -129,10 +129,13 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
       const createdAt = (await tm.getTask(task.commitment)).createdAt;
       const deadline = createdAt + BigInt(TIMEOUTS.queue);
       for (const caller of [app, otherApp]) {
-        await at(createdAt + 1n);
+        // After creation, the word and the dispatch (a block each), before the deadline.
+        const now = BigInt(await networkHelpers.time.latest()) + 1n;
+        expect(now < deadline).to.equal(true);
+        await at(now);
         await expect(tm.connect(caller).abortTask(task.commitment))
           .to.be.revertedWithCustomError(tm, "TaskDeadlineNotReached")
-          .withArgs(task.commitment, deadline, createdAt + 1n);
+          .withArgs(task.commitment, deadline, now);
       }
       expect(await tm.taskStatus(task.commitment)).to.equal(TaskStatus.Queued);
       expect(await tm.queuedTasks()).to.deep.equal([task.commitment]);

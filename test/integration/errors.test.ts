@@ -21,7 +21,9 @@ import {
   STAKE,
   TIMEOUTS,
   blobHash,
+  bjjKeyOf,
   createTask,
+  deliverWord,
   deployNetwork,
   expectSolvent,
   joinNode,
@@ -55,6 +57,7 @@ import {
   NodeRegistry__factory,
 } from "../../typechain-types/index.js";
 import { gpuId, newTaskIdentity } from "../../src/crypto/commitment.js";
+import { dispatchPending } from "../../src/chain/dispatch.js";
 import { proveVRF, verifyVRF } from "../../src/crypto/vrf.js";
 import { FIELD_SIZE } from "../../src/crypto/blob.js";
 import { subgroupWitness, type PublicKey } from "../../src/crypto/babyjub.js";
@@ -228,22 +231,22 @@ describe("integration: every custom error", function () {
       }
     });
 
-    it("TaskQueueFull(value, lowestValue) when the new task is not worth more than the lowest queued", async function () {
+    it("a task a full queue would not take ends at its dispatch (EndAborted, TaskFeeTooLow, refunded), not with a revert", async function () {
+      // Dispatch must never revert (it would hold every task behind this one), so what createTask used to refuse with
+      // TaskQueueFull now ends, refunded, when its word lands; the queue keeps its task.
       const net = await networkHelpers.loadFixture(networkWithQueueOfOne);
       const tm = net.taskManager;
       const queued = await createTask(net, net.apps[0], { fee: FEE });
-      const lowest = await tm.taskValue(TaskType.SD, 1, FEE);
       for (const fee of [FEE, FEE / 2n]) {
-        const id = newTaskIdentity();
-        await expectRevert(
-          net,
-          { commitments: [queued.commitment, id.commitment], nonces: [id.nonce] },
-          () => tm.connect(net.apps[1]).createTask(taskInput(id.commitment, id.nonce), { value: fee }),
-          tm,
-          "TaskQueueFull",
-          [await tm.taskValue(TaskType.SD, 1, fee), lowest],
-        );
+        const before = await tm.withdrawable(net.apps[1].address);
+        const task = await createTask(net, net.apps[1], { fee });
+        const info = await tm.getTask(task.commitment);
+        expect(info.status).to.equal(TaskStatus.EndAborted);
+        expect(info.abortReason).to.equal(TaskAbortReason.TaskFeeTooLow);
+        expect(await tm.withdrawable(net.apps[1].address)).to.equal(before + fee);
       }
+      expect(await tm.queuedTasks()).to.deep.equal([queued.commitment]);
+      await expectSolvent(net);
     });
   });
 
@@ -1501,8 +1504,8 @@ describe("integration: every custom error", function () {
           {},
           () => net.taskManager.connect(caller).setConfig(taskConfig()),
           net.taskManager,
-          "AccessControlUnauthorizedAccount",
-          expected,
+          "TaskCallerNotAdmin",
+          [caller.address],
         );
         await expectRevert(
           net,
@@ -1531,6 +1534,113 @@ describe("integration: every custom error", function () {
         );
       }
       expect(await net.relayRoots.hasRole(RELAY_ROLE, net.stranger.address)).to.equal(false);
+    });
+  });
+
+  // =============================================================================================================
+  // ITaskManager: randomness and dispatch (docs/randomness.md)
+  // =============================================================================================================
+
+  describe("ITaskManager: dispatch and the frozen pool", function () {
+    async function networkWithBounty(): Promise<Network> {
+      const net = await deployNetwork({ dispatchBounty: parseEther("0.01") });
+      for (const node of net.nodes.slice(0, 3)) await joinNode(net, node);
+      return net;
+    }
+
+    it("TaskValueBelowDispatchCost(value, cost) when msg.value leaves no fee after the bounty", async function () {
+      const net = await networkHelpers.loadFixture(networkWithBounty);
+      const tm = net.taskManager;
+      const cost = await tm.dispatchCost();
+      expect(cost).to.equal(parseEther("0.01"));
+      const id = newTaskIdentity();
+      await expect(tm.connect(net.apps[0]).createTask(taskInput(id.commitment, id.nonce), { value: cost - 1n }))
+        .to.be.revertedWithCustomError(tm, "TaskValueBelowDispatchCost")
+        .withArgs(cost - 1n, cost);
+      await expect(
+        tm.connect(net.apps[0]).createTask(taskInput(id.commitment, id.nonce), { value: cost }),
+      ).to.be.revertedWithCustomError(tm, "TaskFeeZero");
+    });
+
+    it("TaskNotNextPending(given, next) and TaskDispatchInputMismatch(commitment): oldest first, with the inputs the tasks were created with", async function () {
+      const net = await networkHelpers.loadFixture(networkWithBounty);
+      const tm = net.taskManager;
+      const first = await createTask(net, net.apps[0], { dispatch: false });
+      const second = await createTask(net, net.apps[1], { dispatch: false });
+      const [a, b] = [first, second].map((t, i) =>
+        taskInput(t.commitment, t.nonce, { appPublicKey: bjjKeyOf(net.apps[i].address).publicKey }),
+      );
+      await expect(tm.connect(net.stranger).dispatchTasks([b]))
+        .to.be.revertedWithCustomError(tm, "TaskNotNextPending")
+        .withArgs(second.commitment, first.commitment);
+      await deliverWord(net);
+      const wrong = { ...a, modelIDs: [keccak256(toUtf8Bytes("another model"))] };
+      await expect(tm.connect(net.stranger).dispatchTasks([wrong]))
+        .to.be.revertedWithCustomError(tm, "TaskDispatchInputMismatch")
+        .withArgs(first.commitment);
+      // The right inputs dispatch the first task (the second is in the next epoch, whose word was not even requested
+      // while the first was in flight) and pay the dispatcher its bounty.
+      await expect(tm.connect(net.stranger).dispatchTasks([a, b]))
+        .to.emit(tm, "DispatchBountyPaid")
+        .withArgs(net.stranger.address, 1n, parseEther("0.01"));
+      expect(await tm.taskStatus(first.commitment)).to.equal(TaskStatus.Started);
+      expect(await tm.taskStatus(second.commitment)).to.equal(TaskStatus.Pending);
+      expect(await tm.withdrawable(net.stranger.address)).to.equal(parseEther("0.01"));
+    });
+
+    it("TaskDispatchable(commitment): a pending task whose word landed is dispatched, never refunded", async function () {
+      const net = await networkHelpers.loadFixture(networkWithBounty);
+      const tm = net.taskManager;
+      const task = await createTask(net, net.apps[0], { dispatch: false });
+      await networkHelpers.time.increase(TIMEOUTS.queue + 1);
+      await deliverWord(net);
+      await expect(tm.connect(net.apps[0]).abortTask(task.commitment))
+        .to.be.revertedWithCustomError(tm, "TaskDispatchable")
+        .withArgs(task.commitment);
+    });
+
+    it("TaskPoolFrozen from every node action while a word is in flight or its tasks wait for dispatch", async function () {
+      const net = await networkHelpers.loadFixture(networkWithBounty);
+      const { registry, taskManager: tm } = net;
+      await createTask(net, net.apps[0], { dispatch: false });
+      const [node] = net.nodes;
+      const model = keccak256(toUtf8Bytes("a model"));
+      const actions = [
+        () => registry.connect(node).pause(),
+        () => registry.connect(node).quit(),
+        () => registry.connect(node).reportModelDownloaded(model),
+        () => registry.connect(net.stranger).refreshHealth(node.address),
+        () => joinNode(net, net.nodes[5]),
+      ];
+      for (const phase of ["in flight", "landed, not dispatched"]) {
+        expect(await tm.poolFrozen(), phase).to.equal(true);
+        for (const action of actions) await expect(action()).to.be.revertedWithCustomError(tm, "TaskPoolFrozen");
+        if (phase === "in flight") await deliverWord(net);
+      }
+      await dispatchPending(tm, net.stranger);
+      expect(await tm.poolFrozen()).to.equal(false);
+      await (await registry.connect(node).reportModelDownloaded(model)).wait();
+    });
+
+    it("TaskTooManyModels(commitment, count) above MAX_TASK_MODELS", async function () {
+      const net = await networkHelpers.loadFixture(networkWithBounty);
+      const tm = net.taskManager;
+      const id = newTaskIdentity();
+      const models = Array.from({ length: 9 }, (_, i) => keccak256(toUtf8Bytes(`model-${i}`)));
+      const value = FEE + (await tm.dispatchCost());
+      await expect(
+        tm.connect(net.apps[0]).createTask(taskInput(id.commitment, id.nonce, { models }), { value }),
+      )
+        .to.be.revertedWithCustomError(tm, "TaskTooManyModels")
+        .withArgs(id.commitment, 9n);
+    });
+
+    it("TaskCallerNotAdmin(caller): only the timelock sets the parameters", async function () {
+      const net = await networkHelpers.loadFixture(networkWithBounty);
+      const tm = net.taskManager;
+      await expect(tm.connect(net.admin).setConfig(await tm.config()))
+        .to.be.revertedWithCustomError(tm, "TaskCallerNotAdmin")
+        .withArgs(await net.admin.getAddress());
     });
   });
 

@@ -16,6 +16,7 @@ import {
   STAKE,
   bjjKeyOf,
   createTask,
+  startFulfiller,
   deployNetwork,
   ethers,
   networkHelpers,
@@ -189,6 +190,7 @@ describe("integration: relay bytes are checked against the blob hash on-chain (i
       pollMs: 50,
       name: "app",
     });
+    const fulfiller = await startFulfiller(net);
     const error = await app
       .submitTask({
         taskType: TaskType.SD,
@@ -200,6 +202,7 @@ describe("integration: relay bytes are checked against the blob hash on-chain (i
         () => null,
         (e: unknown) => e,
       );
+    fulfiller.stop();
     expect(substitute, "the node uploaded a result").to.not.equal(null);
     const sub = substitute as unknown as { hash: string; sameScore: boolean };
     expect(sub.sameScore, "the substitute passes the score check alone").to.equal(true);

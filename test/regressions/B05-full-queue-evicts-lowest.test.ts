@@ -1,13 +1,16 @@
 /**
  * B5 (DESIGN §10, §11): in the reference implementation eviction was unreachable and `createTask` simply reverted
  * when the queue was full. A full queue must evict its lowest-value task (EndAborted with reason TaskFeeTooLow, fee
- * refunded) for a task worth more, and reject with `TaskQueueFull(value, lowestValue)` a task that would itself be
- * the lowest. Value is V = fee / (overhead + unitTime · size), not the fee.
+ * refunded) for a task worth more, and refuse a task that would itself be the lowest. Since dispatch is a step of its
+ * own (docs/randomness.md), which must never revert, that task ends at its dispatch (EndAborted, TaskFeeTooLow,
+ * refunded) instead of `createTask` reverting. Value is V = fee / (overhead + unitTime · size), not the fee.
  */
 import { expect } from "chai";
 import { parseEther } from "ethers";
 import {
+  bjjKeyOf,
   createTask,
+  deliverWord,
   deployNetwork,
   expectSolvent,
   joinNode,
@@ -15,8 +18,7 @@ import {
   taskInput,
   type Network,
 } from "../helpers/fixture.js";
-import { expectUnchanged } from "../helpers/actors.js";
-import { newTaskIdentity } from "../../src/crypto/commitment.js";
+import { dispatchPending } from "../../src/chain/dispatch.js";
 import { TaskAbortReason, TaskStatus, TaskType } from "../../src/types.js";
 
 describe("regression B5: a full queue evicts its lowest-value task", function () {
@@ -25,7 +27,18 @@ describe("regression B5: a full queue evicts its lowest-value task", function ()
     return deployNetwork({ minQueueCapacity: 2n, queueSizeFactor: 0n });
   }
 
-  it("evicts the lowest (TaskFeeTooLow, refund), then rejects a new lowest with TaskQueueFull(value, lowest)", async function () {
+  /** Creates a task and delivers its word; returns it with the `dispatchTasks` transaction (by the stranger). */
+  async function createAndDispatch(net: Network, app: Network["apps"][number], fee: bigint, taskSize = 1) {
+    const task = await createTask(net, app, { fee, taskSize, dispatch: false });
+    await deliverWord(net);
+    const input = taskInput(task.commitment, task.nonce, {
+      taskSize,
+      appPublicKey: bjjKeyOf(app.address).publicKey,
+    });
+    return { task, tx: net.taskManager.connect(net.stranger).dispatchTasks([input]) };
+  }
+
+  it("evicts the lowest (TaskFeeTooLow, refund), then ends a new lowest at its dispatch (TaskFeeTooLow, refund)", async function () {
     const net = await networkHelpers.loadFixture(networkWithQueueOfTwo);
     const tm = net.taskManager;
     const [app, otherApp] = net.apps;
@@ -36,48 +49,47 @@ describe("regression B5: a full queue evicts its lowest-value task", function ()
     const mid = await createTask(net, app, { fee: parseEther("3") });
     expect([...(await tm.queuedTasks())].sort()).to.deep.equal([low.commitment, mid.commitment].sort());
 
-    // A task worth more evicts the lowest, in the same transaction, and is queued.
-    const high = newTaskIdentity();
-    const tx = tm.connect(otherApp).createTask(taskInput(high.commitment, high.nonce), { value: parseEther("4") });
-    await expect(tx)
+    // A task worth more evicts the lowest, in its dispatch, and is queued.
+    const high = await createAndDispatch(net, otherApp, parseEther("4"));
+    await expect(high.tx)
       .to.emit(tm, "TaskAborted")
-      .withArgs(low.commitment, otherApp.address, TaskStatus.Queued, TaskAbortReason.TaskFeeTooLow);
-    await expect(tx).to.emit(tm, "TaskFeeRefunded").withArgs(low.commitment, app.address, parseEther("2"));
-    await expect(tx).to.emit(tm, "TaskQueued").withArgs(high.commitment);
+      .withArgs(low.commitment, net.stranger.address, TaskStatus.Queued, TaskAbortReason.TaskFeeTooLow);
+    await expect(high.tx).to.emit(tm, "TaskFeeRefunded").withArgs(low.commitment, app.address, parseEther("2"));
+    await expect(high.tx).to.emit(tm, "TaskQueued").withArgs(high.task.commitment);
 
     const evicted = await tm.getTask(low.commitment);
     expect(evicted.status).to.equal(TaskStatus.EndAborted);
     expect(evicted.abortReason).to.equal(TaskAbortReason.TaskFeeTooLow);
     expect(await tm.withdrawable(app.address)).to.equal(parseEther("2"));
-    expect([...(await tm.queuedTasks())].sort()).to.deep.equal([mid.commitment, high.commitment].sort());
+    expect([...(await tm.queuedTasks())].sort()).to.deep.equal([mid.commitment, high.task.commitment].sort());
     expect(await tm.totalEscrowed()).to.equal(parseEther("7"));
     await expectSolvent(net);
 
-    // A new lowest is rejected: below the lowest, equal to it, or a higher fee for a much larger (slower) task.
+    // A new lowest ends at its dispatch, refunded: below the lowest, equal to it, or a higher fee for a much larger
+    // (slower) task. The queue is unchanged.
     const lowest = await value(parseEther("3"));
     for (const [fee, size] of [
       [parseEther("1"), 1],
       [parseEther("3"), 1],
       [parseEther("5"), 10],
     ] as const) {
-      const id = newTaskIdentity();
-      const v = await value(fee, size);
-      expect(v <= lowest).to.equal(true);
-      await expectUnchanged(
-        net,
-        { commitments: [id.commitment, mid.commitment, high.commitment], nonces: [id.nonce] },
-        () =>
-          expect(
-            tm.connect(otherApp).createTask(taskInput(id.commitment, id.nonce, { taskSize: size }), { value: fee }),
-          )
-            .to.be.revertedWithCustomError(tm, "TaskQueueFull")
-            .withArgs(v, lowest),
-      );
+      expect((await value(fee, size)) <= lowest).to.equal(true);
+      const before = await tm.withdrawable(otherApp.address);
+      const next = await createAndDispatch(net, otherApp, fee, size);
+      await expect(next.tx)
+        .to.emit(tm, "TaskAborted")
+        .withArgs(next.task.commitment, net.stranger.address, TaskStatus.Pending, TaskAbortReason.TaskFeeTooLow);
+      expect(await tm.withdrawable(otherApp.address)).to.equal(before + fee);
+      expect([...(await tm.queuedTasks())].sort()).to.deep.equal([mid.commitment, high.task.commitment].sort());
     }
+    expect(await tm.totalEscrowed()).to.equal(parseEther("7"));
 
-    // The surviving tasks are dispatched by value when a node arrives.
-    const tx2 = joinNode(net, net.nodes[0]);
-    await expect(tx2).to.emit(tm, "TaskStarted").withArgs(high.commitment, net.nodes[0].address);
+    // The surviving tasks are dispatched by value when a node arrives (with the queue's word, if one is asked for).
+    await joinNode(net, net.nodes[0]);
+    await deliverWord(net);
+    await dispatchPending(tm, net.stranger);
+    expect(await tm.taskStatus(high.task.commitment)).to.equal(TaskStatus.Started);
+    expect((await tm.getTask(high.task.commitment)).selectedNode).to.equal(net.nodes[0].address);
     expect(await tm.queuedTasks()).to.deep.equal([mid.commitment]);
     await expectSolvent(net);
   });
@@ -88,10 +100,10 @@ describe("regression B5: a full queue evicts its lowest-value task", function ()
     const [app, otherApp] = net.apps;
     const first = await createTask(net, app, { fee: parseEther("2") });
     const second = await createTask(net, app, { fee: parseEther("2") });
-    const newer = newTaskIdentity();
-    await expect(tm.connect(otherApp).createTask(taskInput(newer.commitment, newer.nonce), { value: parseEther("3") }))
+    const newer = await createAndDispatch(net, otherApp, parseEther("3"));
+    await expect(newer.tx)
       .to.emit(tm, "TaskAborted")
-      .withArgs(second.commitment, otherApp.address, TaskStatus.Queued, TaskAbortReason.TaskFeeTooLow);
+      .withArgs(second.commitment, net.stranger.address, TaskStatus.Queued, TaskAbortReason.TaskFeeTooLow);
     expect(await tm.taskStatus(first.commitment)).to.equal(TaskStatus.Queued);
     await expectSolvent(net);
   });

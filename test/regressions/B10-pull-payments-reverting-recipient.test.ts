@@ -24,8 +24,10 @@ import {
   taskInput,
   uploadParameters,
   createTask,
+  deliverWord,
   type Network,
 } from "../helpers/fixture.js";
+import { dispatchPending } from "../../src/chain/dispatch.js";
 import {
   HEALTH_ONE,
   actAs,
@@ -70,6 +72,9 @@ describe("regression B10: pull payments — a reverting recipient blocks nothing
     await (
       await actAs(actor, net.admin, net.taskManager, "createTask", [taskInput(id.commitment, id.nonce)], fee)
     ).wait();
+    // The VRF service's word, then the dispatch (docs/randomness.md).
+    await deliverWord(net);
+    await dispatchPending(net.taskManager, net.stranger);
     return id.commitment;
   }
 

@@ -11,7 +11,9 @@
  */
 import { expect } from "chai";
 import { Wallet, ZeroHash, keccak256, parseEther, toUtf8Bytes, type Result, type Signer } from "ethers";
-import VSSNetwork, { DEFAULT_TIMELOCK_DELAY, longestTaskLife } from "../../deploy/modules/VSSNetwork.js";
+import { DEFAULT_TIMELOCK_DELAY, longestTaskLife } from "../../deploy/modules/VSSNetwork.js";
+// The local module: the live one's contracts and defaults, with a mock VRF coordinator (the live one needs a real one).
+import VSSNetwork from "../../deploy/modules/VSSLocalNetwork.js";
 import { NodeRegistry__factory, TaskManager__factory } from "../../typechain-types/index.js";
 import { DEFAULT_REGISTRY_PARAMETERS } from "../../src/config.js";
 import {
