@@ -4,12 +4,11 @@ pragma solidity ^0.8.24;
 import {BaseTest} from "./BaseTest.sol";
 
 /// @title A block producer's choice of prevrandao (SECURITY.md, "Block producers")
-/// @notice `createTask` derives the sampling seed as keccak256(prevrandao ‖ commitment) and the dispatch draw from
-/// that seed. A producer who can choose among k prevrandao values for the block holding a task (on Ethereum: k = 2,
-/// publish or withhold its slot) can pick among k dispatch draws, so it can steer a task to a node of weight share w
-/// with probability 1 − (1 − w)^k instead of w. It cannot choose the sampling decision: that is the application's VRF
-/// output over the seed, which needs the application's secret key, so the producer cannot tell which of its k seeds
-/// sample the task (the VRF proof binds the key; see test/unit/vrf.test.ts and test/integration/errors.test.ts).
+/// @notice Dispatch and sampling no longer read prevrandao (docs/randomness.md): `createTask` only commits the task to
+/// the beacon's open epoch, and `dispatchTasks` derives r = keccak256(word, creator, commitment) from the epoch's VRF
+/// word, the sampling seed keccak256(r, "sampling") and the dispatch draw keccak256(r, "dispatch"). A producer who can
+/// choose among k prevrandao values for the block holding a task (on Ethereum: k = 2, publish or withhold its slot)
+/// therefore chooses nothing: every one of its values gives the same node and the same seed.
 contract AdversariesTest is BaseTest {
     function setUp() public override {
         super.setUp();
@@ -24,19 +23,35 @@ contract AdversariesTest is BaseTest {
         node = _selectedNode(id);
     }
 
-    /// @dev The seed is exactly keccak256(prevrandao ‖ commitment): it changes with the producer's value and is bound
-    /// to the commitment (another task in the same block gets another seed).
+    /// @dev The seed is exactly keccak256(keccak256(word, creator, commitment), "sampling"), bound to the commitment
+    /// (another task under the same word gets another seed) and independent of prevrandao (the producer's value).
     function test_prevrandao_seedIsBoundToCommitmentAndRandao() public {
+        // The mock's default word for the request of epoch 1 (request id 1) and of epoch 2 (request id 2).
+        uint256 word1 = uint256(keccak256(abi.encode(uint256(1), uint256(0))));
+        uint256 word2 = uint256(keccak256(abi.encode(uint256(2), uint256(0))));
         (bytes32 a, ) = _createWith(111, 0, 0);
-        assertEq(tm.getTask(a).samplingSeed, keccak256(abi.encodePacked(bytes32(uint256(111)), a)));
+        assertEq(beacon.wordOf(1), word1);
+        assertEq(tm.getTask(a).samplingSeed, _seed(word1, a));
         (bytes32 b, ) = _createWith(111, 0, 1);
+        assertEq(beacon.wordOf(2), word2);
         assertTrue(tm.getTask(a).samplingSeed != tm.getTask(b).samplingSeed, "same seed for two commitments");
-        assertEq(tm.getTask(b).samplingSeed, keccak256(abi.encodePacked(bytes32(uint256(111)), b)));
+        assertEq(tm.getTask(b).samplingSeed, _seed(word2, b));
+
+        // Same commitment, same word, another prevrandao at creation and at dispatch: the same seed and node.
+        uint256 snapshot = vm.snapshotState();
+        (bytes32 c, address nodeC) = _createWith(222, 0, 2);
+        bytes32 seedC = tm.getTask(c).samplingSeed;
+        vm.revertToState(snapshot);
+        (bytes32 c2, address nodeC2) = _createWith(333_333, 0, 2);
+        assertEq(c2, c);
+        assertEq(tm.getTask(c2).samplingSeed, seedC, "the seed depends on prevrandao");
+        assertEq(nodeC2, nodeC, "the node depends on prevrandao");
+        assertTrue(seedC != keccak256(abi.encodePacked(bytes32(uint256(222)), c)), "the old prevrandao rule");
     }
 
-    /// @dev Without a choice (k = 1) the draws spread over both nodes; with k = 16 prevrandao values to grind, the
-    /// producer routes every one of 16 tasks to the node it wants. This is the bias SECURITY.md bounds.
-    function test_prevrandao_producerWithChoicesSteersDispatchOnly() public {
+    /// @dev A producer grinding 16 prevrandao values for the same task gets the same node every time: with the word
+    /// fixed by the beacon, prevrandao is not an input of the draw. Honest draws still reach both nodes.
+    function test_prevrandao_producerWithChoicesCannotSteerDispatch() public {
         uint256 honestToTarget;
         for (uint256 i = 0; i < 16; ++i) {
             uint256 snapshot = vm.snapshotState();
@@ -48,14 +63,18 @@ contract AdversariesTest is BaseTest {
         assertLt(honestToTarget, 16, "every honest draw reached the target");
 
         for (uint256 i = 0; i < 16; ++i) {
-            bool steered;
-            for (uint256 j = 0; j < 16 && !steered; ++j) {
+            address first;
+            for (uint256 j = 0; j < 16; ++j) {
                 uint256 snapshot = vm.snapshotState();
-                (, address node) = _createWith(uint256(keccak256(abi.encode("grind", i, j))), i, j);
-                steered = node == nodes[1];
+                (, address node) = _createWith(uint256(keccak256(abi.encode("grind", i, j))), i, 0);
                 vm.revertToState(snapshot);
+                if (j == 0) first = node;
+                else assertEq(node, first, "a prevrandao value changed the node");
             }
-            assertTrue(steered, "16 prevrandao values did not steer the task");
         }
+    }
+
+    function _seed(uint256 word, bytes32 id) internal view returns (bytes32) {
+        return keccak256(abi.encode(keccak256(abi.encode(word, apps[0], id)), "sampling"));
     }
 }

@@ -15,13 +15,22 @@ import {
     IParamsConsistencyVerifier,
     IResultAvailabilityVerifier
 } from "../../contracts/interfaces/IGroth16Verifiers.sol";
+import {VRFBeacon} from "../../contracts/VRFBeacon.sol";
+import {VRFCoordinatorV2_5Mock} from "@chainlink/contracts/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @title Drives the whole network with bounded, valid actions
 /// @notice Every action picks its actor and task from small fixed sets, checks the preconditions it knows of, and
 /// makes its call inside try/catch. A revert that the precondition should have excluded is counted in
 /// `unexpectedReverts` (and its revert data kept), so that an invariant can report it instead of the fuzzer silently
-/// discarding it. The only expected revert is `TaskQueueFull`.
+/// discarding it. No revert is expected: a task a full queue would reject is no longer refused at creation but ends
+/// EndAborted(TaskFeeTooLow) at dispatch, and the node actions run only while the pool is open.
+/// @dev DISPATCH. `createTask` only commits a task (Pending); like `BaseTest._createTask` (and the fulfiller and a
+/// dispatcher on a live network), the handler then delivers the epoch's word (a fresh word per request) and a
+/// dispatcher (the stranger) calls `dispatchTasks` with every pending task, oldest first, and is paid the bounty. So
+/// the pool is open again after every action (checked by `invariant_poolOpenBetweenActions`). While the task is
+/// Pending, its creator tries to cancel it (refused: `TaskDeadlineNotReached`) and a node tries to join (refused:
+/// `TaskPoolFrozen`).
 /// @dev VALIDATION. A VRF proof cannot be computed in Solidity, so the handler mocks the verifier's answer with
 /// `vm.mockCall` right before each validation: tasks created alone always answer "not sampled" (validated alone),
 /// the original task of a group always answers "sampled" (validated as a group). The seed and key-binding checks
@@ -63,6 +72,10 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     uint256[2][] internal _appKeys;
     address[] internal _nodes;
     address internal _stranger;
+    VRFBeacon internal immutable _BEACON;
+    VRFCoordinatorV2_5Mock internal immutable _COORDINATOR;
+    /// @dev The input each task was created with, for `dispatchTasks`.
+    mapping(bytes32 id => bytes input) internal _inputOf;
 
     bytes32[] internal _tasks;
     mapping(bytes32 id => uint256 appIndex) internal _appOfTask;
@@ -137,6 +150,8 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         for (uint256 i = 0; i < appKeys.length; ++i) _appKeys.push(appKeys[i]);
         _nodes = nodes;
         _stranger = stranger;
+        _BEACON = VRFBeacon(address(tm.BEACON()));
+        _COORDINATOR = VRFCoordinatorV2_5Mock(address(_BEACON.COORDINATOR()));
     }
 
     // =========================================================================================================
@@ -174,7 +189,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         bytes32[3] memory ids;
         for (uint256 i = 0; i < 3; ++i) {
             ITaskManager.TaskInput memory input = _input(guid, uint8(i), shapeSeed);
-            if (!_create(appIndex, input, fee)) return; // queue full: the members created so far stay single
+            if (!_create(appIndex, input, fee)) return; // an unexpected revert (counted): the members stay single
             ids[i] = input.taskIDCommitment;
         }
         _groupGUID[_groups.length] = guid;
@@ -554,17 +569,88 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         input.appPublicKey = [BJJ_X, BJJ_Y];
     }
 
+    /// @dev Creates the task (Pending), checks that its creator cannot cancel it and that the pool is frozen, then
+    /// delivers the word and dispatches every pending task.
     function _create(uint256 appIndex, ITaskManager.TaskInput memory input, uint256 fee) internal returns (bool) {
-        vm.prank(_apps[appIndex]);
-        try TM.createTask{value: fee}(input) {
-            deposited += fee;
-            _tasks.push(input.taskIDCommitment);
-            _appOfTask[input.taskIDCommitment] = appIndex;
-            return true;
+        bytes32 id = input.taskIDCommitment;
+        uint256 bounty = TM.DISPATCH_BOUNTY();
+        uint256 value = fee + TM.dispatchCost();
+        address app = _apps[appIndex];
+        vm.deal(app, app.balance + value);
+        vm.prank(app);
+        try TM.createTask{value: value}(input) {
+            // The beacon's share leaves the two contracts; the fee and the bounty stay in escrow.
+            deposited += fee + bounty;
+            _tasks.push(id);
+            _appOfTask[id] = appIndex;
+            _inputOf[id] = abi.encode(input);
         } catch (bytes memory reason) {
-            // The one expected revert: a full queue and a task worth no more than the lowest queued one.
-            if (bytes4(reason) != ITaskManager.TaskQueueFull.selector) _unexpected(reason);
+            _unexpected(reason);
             return false;
+        }
+        // The status move into Pending is checked like any other (`_afterAction`): a new task must be Pending.
+        uint256 status = uint8(TM.taskStatus(id));
+        if (status != uint8(ITaskTypes.TaskStatus.Pending)) badTransitions++;
+        _lastStatus[id] = status + 1;
+        _cancelPending(id, app);
+        _deliverAndDispatch();
+        return true;
+    }
+
+    /// @dev The creator of a Pending task tries to cancel it before its deadline, and a node tries to join the frozen
+    /// pool: both refused.
+    function _cancelPending(bytes32 id, address app) internal {
+        vm.prank(app);
+        try TM.abortTask(id) {
+            adversarySuccesses++;
+        } catch (bytes memory reason) {
+            if (bytes4(reason) != ITaskManager.TaskDeadlineNotReached.selector) _unexpected(reason);
+            calls["cancelPending"]++;
+        }
+        if (!TM.poolFrozen()) badTransitions++; // a word is in flight: the pool must be frozen
+        for (uint256 i = 0; i < _nodes.length; ++i) {
+            address node = _nodes[i];
+            if (REGISTRY.nodeStatus(node) != INodeRegistry.NodeStatus.Quit) continue;
+            bytes32[] memory models = new bytes32[](1);
+            models[0] = keccak256("stabilityai/sdxl-turbo");
+            vm.deal(node, node.balance + MINIMUM_STAKE);
+            vm.prank(node);
+            try
+                REGISTRY.join{value: MINIMUM_STAKE}(
+                    "NVIDIA GeForce RTX 4090",
+                    24,
+                    [uint32(2), 5, 0],
+                    [BJJ_X, BJJ_Y],
+                    [BJJ_WITNESS_X, BJJ_WITNESS_Y],
+                    models
+                )
+            {
+                adversarySuccesses++;
+            } catch (bytes memory reason) {
+                if (bytes4(reason) != ITaskManager.TaskPoolFrozen.selector) _unexpected(reason);
+                calls["joinFrozen"]++;
+            }
+            return;
+        }
+    }
+
+    /// @dev Delivers the word in flight (a fresh word the handler does not choose per task) and dispatches every
+    /// pending task, oldest first, as the stranger.
+    function _deliverAndDispatch() internal {
+        if (_BEACON.inFlight()) {
+            uint256[] memory words = new uint256[](1);
+            words[0] = uint256(keccak256(abi.encode("word", ++_counter)));
+            _COORDINATOR.fulfillRandomWordsWithOverride(_BEACON.requestId(), address(_BEACON), words);
+        }
+        bytes32[] memory ids = TM.pendingTasks(type(uint256).max);
+        ITaskManager.TaskInput[] memory inputs = new ITaskManager.TaskInput[](ids.length);
+        for (uint256 i = 0; i < ids.length; ++i) inputs[i] = abi.decode(_inputOf[ids[i]], (ITaskManager.TaskInput));
+        vm.prank(_stranger);
+        try TM.dispatchTasks(inputs) returns (uint256 dispatched) {
+            if (dispatched != ids.length) badTransitions++;
+            calls["dispatchTasks"]++;
+        } catch (bytes memory reason) {
+            _unexpected(reason);
         }
     }
 
@@ -686,7 +772,7 @@ contract TaskManagerHandler is CommonBase, StdUtils {
             uint256 now_ = uint8(TM.taskStatus(id));
             uint256 beforePlusOne = _lastStatus[id];
             if (beforePlusOne != 0 && beforePlusOne - 1 != now_ && !_allowed(beforePlusOne - 1, now_)) badTransitions++;
-            if (beforePlusOne == 0 && now_ > uint8(ITaskTypes.TaskStatus.Started)) badTransitions++;
+            if (beforePlusOne == 0 && now_ != uint8(ITaskTypes.TaskStatus.Pending)) badTransitions++;
             _lastStatus[id] = now_ + 1;
         }
     }
@@ -705,7 +791,10 @@ contract TaskManagerHandler is CommonBase, StdUtils {
     function _allowed(uint256 from, uint256 to) internal pure returns (bool) {
         ITaskTypes.TaskStatus f = ITaskTypes.TaskStatus(from);
         ITaskTypes.TaskStatus t = ITaskTypes.TaskStatus(to);
-        if (t == ITaskTypes.TaskStatus.Started) return f == ITaskTypes.TaskStatus.Queued;
+        if (t == ITaskTypes.TaskStatus.Queued) return f == ITaskTypes.TaskStatus.Pending;
+        if (t == ITaskTypes.TaskStatus.Started) {
+            return f == ITaskTypes.TaskStatus.Queued || f == ITaskTypes.TaskStatus.Pending;
+        }
         if (t == ITaskTypes.TaskStatus.ParametersUploaded) return f == ITaskTypes.TaskStatus.Started;
         if (t == ITaskTypes.TaskStatus.ErrorReported || t == ITaskTypes.TaskStatus.ScoreReady) {
             return f == ITaskTypes.TaskStatus.ParametersUploaded;
@@ -720,7 +809,9 @@ contract TaskManagerHandler is CommonBase, StdUtils {
         }
         if (t == ITaskTypes.TaskStatus.EndSuccess) return f == ITaskTypes.TaskStatus.Validated;
         if (t == ITaskTypes.TaskStatus.EndGroupSuccess) return f == ITaskTypes.TaskStatus.GroupValidated;
-        if (t == ITaskTypes.TaskStatus.EndAborted) return f <= ITaskTypes.TaskStatus.GroupValidated;
+        if (t == ITaskTypes.TaskStatus.EndAborted) {
+            return f <= ITaskTypes.TaskStatus.GroupValidated || f == ITaskTypes.TaskStatus.Pending;
+        }
         return false;
     }
 
@@ -805,7 +896,7 @@ contract TaskManagerInvariantTest is BaseTest {
     }
 
     function _isFinal(ITaskTypes.TaskStatus status) internal pure returns (bool) {
-        return status >= ITaskTypes.TaskStatus.EndInvalidated;
+        return status >= ITaskTypes.TaskStatus.EndInvalidated && status != ITaskTypes.TaskStatus.Pending;
     }
 
     function invariant_taskManagerSolvent() public view {
@@ -825,6 +916,8 @@ contract TaskManagerInvariantTest is BaseTest {
         for (uint256 i = 0; i < n; ++i) {
             ITaskManager.TaskInfo memory task = tm.getTask(handler.taskAt(i));
             if (!_isFinal(task.status)) open += task.fee;
+            // A pending task's bounty waits in escrow for its dispatcher.
+            if (task.status == ITaskTypes.TaskStatus.Pending) open += tm.DISPATCH_BOUNTY();
         }
         assertEq(tm.totalEscrowed(), open);
     }
@@ -885,6 +978,14 @@ contract TaskManagerInvariantTest is BaseTest {
             if (tm.taskStatus(handler.taskAt(i)) == ITaskTypes.TaskStatus.EndInvalidated) invalidated++;
         }
         assertEq(handler.slashCount(), invalidated, "slashes != EndInvalidated tasks");
+    }
+
+    /// @dev Every action that creates a task delivers its word and dispatches it: between actions no task is Pending
+    /// and the pool is open (node actions are never refused with `TaskPoolFrozen`).
+    function invariant_poolOpenBetweenActions() public view {
+        assertEq(tm.pendingTasks(type(uint256).max).length, 0, "a task left Pending");
+        assertFalse(tm.poolFrozen(), "pool frozen between actions");
+        assertFalse(beacon.inFlight(), "word in flight between actions");
     }
 
     /// @dev P6 states only move along DESIGN §2 (checked by the handler after every action, side effects included).
@@ -996,12 +1097,16 @@ contract TaskManagerInvariantTest is BaseTest {
         invariant_everyOpenTaskCanBeEnded();
         invariant_slashOnlyWithEndInvalidated();
         invariant_statesMoveAlongDesign();
+        invariant_poolOpenBetweenActions();
         invariant_adversariesRefused();
         assertGt(handler.slashCount(), 0, "the walk slashed nobody");
         _assertNoUnexpectedReverts();
 
-        bytes32[18] memory actions = [
+        bytes32[21] memory actions = [
             bytes32("createTask"),
+            "dispatchTasks",
+            "cancelPending",
+            "joinFrozen",
             "createTaskGroup",
             "uploadParameters",
             "submitScore",
@@ -1023,7 +1128,7 @@ contract TaskManagerInvariantTest is BaseTest {
         for (uint256 i = 0; i < actions.length; ++i) {
             assertGt(handler.calls(actions[i]), 0, string(abi.encodePacked(actions[i])));
         }
-        uint256[12] memory reached;
+        uint256[13] memory reached;
         for (uint256 i = 0; i < handler.taskCount(); ++i) reached[uint8(tm.taskStatus(handler.taskAt(i)))]++;
         for (
             uint256 s = uint8(ITaskTypes.TaskStatus.EndInvalidated);

@@ -79,18 +79,31 @@ contract TaskManagerTest is BaseTest {
     // createTask
     // ---------------------------------------------------------------------------------------------------------
 
+    /// @dev createTask only commits (TaskPending, epoch 1); the node and the seed come from dispatchTasks once the
+    /// epoch's word has landed: seed = keccak256(r, "sampling") with r = keccak256(word, creator, id).
     function test_createTask_startsOnAnAvailableNode() public {
         _joinNode(node);
+        _autoDispatch = false;
         vm.warp(1_000);
-        vm.prevrandao(bytes32(uint256(42)));
         bytes32 id = _commitment("guid", "nonce");
-        bytes32 seed = keccak256(abi.encodePacked(uint256(42), id));
+        ITaskManager.TaskInput memory input = _taskInput("guid", "nonce");
 
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskPending(id, app, 1, abi.encode(input));
+        _createTask(app, input, 2 ether);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Pending);
+        assertEq(tm.getTask(id).samplingSeed, bytes32(0));
+        assertEq(_selectedNode(id), address(0));
+
+        uint256 word = uint256(keccak256("word"));
+        _deliverWord(word);
+        bytes32 seed = keccak256(abi.encode(keccak256(abi.encode(word, app, id)), "sampling"));
+        vm.warp(1_010);
         vm.expectEmit(true, true, false, true, address(tm));
         emit ITaskManager.TaskCreated(id, app, seed);
         vm.expectEmit(true, true, false, true, address(tm));
         emit ITaskManager.TaskStarted(id, node);
-        _createTask(app, "guid", "nonce", 2 ether);
+        _dispatchPending();
 
         ITaskManager.TaskInfo memory task = tm.getTask(id);
         assertEq(uint8(task.status), uint8(ITaskTypes.TaskStatus.Started));
@@ -99,7 +112,7 @@ contract TaskManagerTest is BaseTest {
         assertEq(task.fee, 2 ether);
         assertEq(task.sequence, 1);
         assertEq(task.createdAt, 1_000);
-        assertEq(task.startedAt, 1_000);
+        assertEq(task.startedAt, 1_010);
         assertEq(task.nonce, bytes32("nonce"));
         assertEq(task.samplingSeed, seed);
         assertEq(task.appPublicKey[0], BJJ_X);
@@ -108,7 +121,7 @@ contract TaskManagerTest is BaseTest {
         assertEq(address(tm).balance, 2 ether);
         assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Busy));
         assertEq(registry.getNode(node).lastModelsHash, keccak256(abi.encodePacked(_defaultModels())));
-        assertEq(tm.deadlineOf(id), 1_000 + EXECUTION_TIMEOUT);
+        assertEq(tm.deadlineOf(id), 1_010 + EXECUTION_TIMEOUT);
     }
 
     /// @dev Keys the result circuit cannot use: off the curve, (0, 1), a coordinate outside the field.
@@ -129,9 +142,17 @@ contract TaskManagerTest is BaseTest {
 
     function test_createTask_queuesWithoutAnEligibleNode() public {
         bytes32 id = _commitment("guid", "nonce");
+        _autoDispatch = false;
+        vm.expectEmit(true, true, false, false, address(tm));
+        emit ITaskManager.TaskPending(id, app, 1, "");
+        _createTask(app, "guid", "nonce");
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.Pending);
+        _deliverWord();
+        vm.expectEmit(true, true, false, false, address(tm));
+        emit ITaskManager.TaskCreated(id, app, bytes32(0));
         vm.expectEmit(true, false, false, false, address(tm));
         emit ITaskManager.TaskQueued(id);
-        _createTask(app, "guid", "nonce");
+        _dispatchPending();
         _assertTaskStatus(id, ITaskTypes.TaskStatus.Queued);
         assertEq(_selectedNode(id), address(0));
         bytes32[] memory queued = tm.queuedTasks();
@@ -1144,19 +1165,37 @@ contract TaskManagerTest is BaseTest {
             keccak256(abi.encode("guid", MIN_QUEUE_CAPACITY - 1)),
             keccak256(abi.encode("nonce", MIN_QUEUE_CAPACITY - 1))
         );
-        // Not worth more than the lowest: rejected.
-        uint256 value = tm.taskValue(ITaskTypes.TaskType.SD, 1, 1 ether);
-        ITaskManager.TaskInput memory input = _taskInput("guid-new", "nonce-new");
-        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskQueueFull.selector, value, value));
-        vm.prank(app);
-        tm.createTask{value: 1 ether}(input);
+        // Not worth more than the lowest: dispatch must not revert (it would hold every task behind this one), so
+        // the task ends EndAborted(TaskFeeTooLow) at dispatch and its fee is refunded; the queue is unchanged.
+        ITaskManager.TaskInput memory low = _taskInput("guid-low", "nonce-low");
+        _autoDispatch = false;
+        _createTask(app, low, 1 ether);
+        _deliverWord();
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskAborted(
+            low.taskIDCommitment,
+            stranger,
+            ITaskTypes.TaskStatus.Pending,
+            ITaskTypes.TaskAbortReason.TaskFeeTooLow
+        );
+        vm.expectEmit(true, true, false, true, address(tm));
+        emit ITaskManager.TaskFeeRefunded(low.taskIDCommitment, app, 1 ether);
+        _dispatchPending();
+        _autoDispatch = true;
+        _assertTaskStatus(low.taskIDCommitment, ITaskTypes.TaskStatus.EndAborted);
+        assertEq(uint8(tm.getTask(low.taskIDCommitment).abortReason), uint8(ITaskTypes.TaskAbortReason.TaskFeeTooLow));
+        _assertTaskStatus(lastCreated, ITaskTypes.TaskStatus.Queued);
+        assertEq(tm.queuedTasks().length, MIN_QUEUE_CAPACITY);
+        assertEq(tm.withdrawable(app), 1 ether);
+        assertEq(tm.totalEscrowed(), uint256(MIN_QUEUE_CAPACITY) * 1 ether);
         // Worth more: the latest-created of the lowest is evicted and refunded.
+        ITaskManager.TaskInput memory input = _taskInput("guid-new", "nonce-new");
         _createTask(app, input, 2 ether);
         _assertTaskStatus(input.taskIDCommitment, ITaskTypes.TaskStatus.Queued);
         _assertTaskStatus(lastCreated, ITaskTypes.TaskStatus.EndAborted);
         assertEq(uint8(tm.getTask(lastCreated).abortReason), uint8(ITaskTypes.TaskAbortReason.TaskFeeTooLow));
         assertEq(tm.queuedTasks().length, MIN_QUEUE_CAPACITY);
-        assertEq(tm.withdrawable(app), 1 ether);
+        assertEq(tm.withdrawable(app), 2 ether);
         assertEq(tm.totalEscrowed(), (uint256(MIN_QUEUE_CAPACITY) - 1) * 1 ether + 2 ether);
         _assertSolvent();
     }
