@@ -17,6 +17,7 @@ export enum TaskStatus {
   EndAborted = 9,
   EndGroupRefund = 10,
   EndGroupSuccess = 11,
+  Pending = 12,
 }
 
 /** `ITaskTypes.TaskType`. */
