@@ -243,6 +243,22 @@ export async function deployWorld(): Promise<World> {
 }
 
 /**
+ * For tests that use the world without the model: delivers the beacon word in flight (as the VRF service would) and
+ * dispatches the oldest pending task, whose `createTask` input is `input`; returns the dispatch receipt, which holds
+ * the task's `TaskCreated` (its sampling seed) and `TaskStarted` or `TaskQueued`.
+ */
+export async function deliverAndDispatch(
+  world: World,
+  input: Parameters<TaskManager["dispatchTasks"]>[0][number],
+): Promise<ContractTransactionReceipt> {
+  if (await world.beacon.inFlight()) {
+    const fulfil = world.coordinator.connect(world.stranger.signer).getFunction("fulfillRandomWords");
+    await (await fulfil(await world.beacon.requestId(), world.beacon)).wait();
+  }
+  return (await (await world.tm.connect(world.stranger.signer).dispatchTasks([input])).wait())!;
+}
+
+/**
  * Chainlink's `VRFCoordinatorV2_5Mock(0, 0, 1e18)`: it charges nothing, and whoever calls it chooses when the word
  * lands. The build compiles it (`contracts/mocks/VRFCoordinatorMock.sol` imports it) but emits no artifact for a
  * contract of an npm package, so its ABI and bytecode are read from the build info.
