@@ -45,6 +45,7 @@ import {
   type TaskManager,
   type VRFBeacon,
 } from "../../typechain-types/index.js";
+import type { ITaskManager } from "../../typechain-types/TaskManager.js";
 import { BlobBatch } from "../../src/crypto/merkle.js";
 import { modelId, taskNonce } from "../../src/crypto/commitment.js";
 import { subgroupWitness } from "../../src/crypto/babyjub.js";
@@ -249,7 +250,7 @@ export async function deployWorld(): Promise<World> {
  */
 export async function deliverAndDispatch(
   world: World,
-  input: Parameters<TaskManager["dispatchTasks"]>[0][number],
+  input: ITaskManager.TaskInputStruct,
 ): Promise<ContractTransactionReceipt> {
   if (await world.beacon.inFlight()) {
     const fulfil = world.coordinator.connect(world.stranger.signer).getFunction("fulfillRandomWords");
