@@ -200,6 +200,7 @@ export class NetworkModel {
   deadline(task: ModelTask): bigint {
     const c = this.config;
     switch (task.status) {
+      case TaskStatus.Pending:
       case TaskStatus.Queued:
         return task.createdAt + c.queueTimeout;
       case TaskStatus.Started:
@@ -234,6 +235,11 @@ export class NetworkModel {
   // Applications
   // ===========================================================================================================
 
+  /**
+   * `createTask` (docs/randomness.md, commit first): the task is stored Pending with its fee in escrow and its nonce
+   * used; no node is selected and nothing is queued until {@link dispatch}. (The harness runs with a beacon fee and a
+   * dispatch bounty of 0, so the fee is the whole value sent.)
+   */
   createTask(id: string, nonce: string, fee: bigint, taskType: TaskType, size: bigint): void {
     if (fee === 0n) throw new ModelRevert("TaskFeeZero");
     if (fee < this.config.minimumFee[taskType]) throw new ModelRevert("TaskFeeBelowMinimum");
@@ -246,7 +252,7 @@ export class NetworkModel {
       nonce,
       creator: this.caller,
       taskType,
-      status: TaskStatus.Queued,
+      status: TaskStatus.Pending,
       abortReason: TaskAbortReason.None,
       error: TaskError.None,
       fee,
@@ -267,7 +273,18 @@ export class NetworkModel {
     this.tasks.set(id, task);
     this.escrow += fee;
     this.tmHeld += fee;
+  }
 
+  /**
+   * `dispatchTasks([input of id])` once the task's beacon word has landed: what `createTask` did after storing the
+   * task before the beacon. An eligible node takes it (the chain's draw, checked to be eligible); otherwise it is
+   * queued, evicting a lowest-value queued task when the queue is full, or, when it would itself be the lowest of a
+   * full queue, it ends EndAborted (`TaskFeeTooLow`) with its fee refunded (dispatch never reverts for a full queue:
+   * that would hold every pending task behind it).
+   */
+  dispatch(id: string): void {
+    const task = this.task(id);
+    if (task.status !== TaskStatus.Pending) throw new ModelRevert("TaskNotNextPending");
     const eligible = [...this.nodes.values()].filter(
       (n) => n.status === NodeStatus.Available && n.health >= HEALTH_MIN,
     );
@@ -285,7 +302,14 @@ export class NetworkModel {
         (min, q) => (this.tasks.get(q)!.value < min ? this.tasks.get(q)!.value : min),
         task.value * 2n + 1n,
       );
-      if (task.value <= lowest) throw new ModelRevert("TaskQueueFull");
+      if (task.value <= lowest) {
+        // Rejected by the full queue: the chain reports it as its own TaskFeeTooLow abort.
+        const rejected = this.obs.evicted.shift();
+        if (rejected !== id) throw new ModelMismatch(`task ${id} should have been rejected by the full queue`);
+        this.abort(task, TaskAbortReason.TaskFeeTooLow);
+        this.refund(task);
+        return;
+      }
       const evicted = this.obs.evicted.shift();
       if (!evicted || !this.queue.includes(evicted) || this.tasks.get(evicted)!.value !== lowest) {
         throw new ModelMismatch(`eviction of ${evicted} is not of a lowest-value queued task`);
@@ -295,6 +319,7 @@ export class NetworkModel {
       this.abort(victim, TaskAbortReason.TaskFeeTooLow);
       this.refund(victim);
     }
+    this.move(task, TaskStatus.Queued);
     this.queue.push(id);
   }
 
@@ -361,6 +386,13 @@ export class NetworkModel {
     if (this.now < deadline) throw new ModelRevert("TaskDeadlineNotReached");
     const node = task.node;
     switch (task.status) {
+      case TaskStatus.Pending:
+        // The model does not follow the beacon: a task is Pending in it only between `createTask` and `dispatch`,
+        // and the harness delivers the word in between. An abort there is the no-word case (the chain reverts
+        // `TaskDispatchable` once the word landed; the harness never aborts a task it has not dispatched).
+        this.abort(task, TaskAbortReason.QueueTimeout);
+        this.refund(task);
+        break;
       case TaskStatus.Queued:
         this.queue = this.queue.filter((q) => q !== id);
         this.abort(task, TaskAbortReason.QueueTimeout);
@@ -498,7 +530,8 @@ export class NetworkModel {
 
   /** The moves of DESIGN §2 (one table, as the spec's). */
   static readonly ALLOWED: ReadonlyMap<TaskStatus, readonly TaskStatus[]> = new Map([
-    [TaskStatus.Started, [TaskStatus.Queued]],
+    [TaskStatus.Queued, [TaskStatus.Pending]],
+    [TaskStatus.Started, [TaskStatus.Pending, TaskStatus.Queued]],
     [TaskStatus.ParametersUploaded, [TaskStatus.Started]],
     [TaskStatus.ErrorReported, [TaskStatus.ParametersUploaded]],
     [TaskStatus.ScoreReady, [TaskStatus.ParametersUploaded]],
@@ -509,6 +542,7 @@ export class NetworkModel {
     [
       TaskStatus.EndAborted,
       [
+        TaskStatus.Pending,
         TaskStatus.Queued,
         TaskStatus.Started,
         TaskStatus.ParametersUploaded,

@@ -10,9 +10,13 @@
  * end every open task once its deadline passes, and that the contracts then hold exactly the stakes.
  */
 import { network } from "hardhat";
+import { readFile, readdir } from "node:fs/promises";
 import {
+  Contract,
+  ContractFactory,
   Interface,
   SigningKey,
+  ZeroHash,
   Wallet,
   ZeroAddress,
   keccak256,
@@ -31,13 +35,17 @@ import {
   NetworkLens__factory,
   NodeRegistry__factory,
   RelayRoots__factory,
+  TaskDispatch__factory,
   TaskManager__factory,
   TaskRules__factory,
+  VRFBeacon__factory,
   type NetworkLens,
   type NodeRegistry,
   type RelayRoots,
   type TaskManager,
+  type VRFBeacon,
 } from "../../typechain-types/index.js";
+import type { ITaskManager } from "../../typechain-types/TaskManager.js";
 import { BlobBatch } from "../../src/crypto/merkle.js";
 import { modelId, taskNonce } from "../../src/crypto/commitment.js";
 import { subgroupWitness } from "../../src/crypto/babyjub.js";
@@ -120,7 +128,7 @@ export const INVALID_PROOF: Proof = {
   c: [0n, 0n],
 };
 
-/** The network parameters of the model runs: a small queue, so that eviction and `TaskQueueFull` happen. */
+/** The network parameters of the model runs: a small queue, so that eviction and a full queue's rejection happen. */
 export const TASK_CONFIG = { ...DEFAULT_TASK_PARAMETERS, queueSizeFactor: 1n, minQueueCapacity: 3n };
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -136,6 +144,9 @@ export interface Actor {
 export interface World {
   admin: Signer;
   tm: TaskManager;
+  /** The randomness beacon and Chainlink's mock coordinator behind it (fee 0, no dispatch bounty). */
+  beacon: VRFBeacon;
+  coordinator: Contract;
   registry: NodeRegistry;
   relayRoots: RelayRoots;
   lens: NetworkLens;
@@ -176,10 +187,17 @@ export async function deployWorld(): Promise<World> {
     treasury: treasury.address,
   });
   const rules = await new TaskRules__factory(admin).deploy();
+  const dispatch = await new TaskDispatch__factory(admin).deploy();
+  const coordinator = await deployMockCoordinator(admin);
+  const beacon = await new VRFBeacon__factory(admin).deploy(coordinator, ZeroHash, 3, 600, 0);
   const tm = await new TaskManager__factory(
-    { "project/contracts/libraries/TaskRules.sol:TaskRules": await rules.getAddress() },
+    {
+      "project/contracts/libraries/TaskRules.sol:TaskRules": await rules.getAddress(),
+      "project/contracts/libraries/TaskDispatch.sol:TaskDispatch": await dispatch.getAddress(),
+    },
     admin,
-  ).deploy(await admin.getAddress(), registry, relayRoots, sampling, groth, groth, TASK_CONFIG);
+  ).deploy(await admin.getAddress(), registry, relayRoots, sampling, groth, groth, beacon, 0n, TASK_CONFIG);
+  await (await beacon.bind(tm)).wait();
   await (await registry.setTaskManager(tm)).wait();
   await (await relayRoots.grantRole(await relayRoots.RELAY_ROLE(), relay.address)).wait();
   await (await tm.registerAppKey(BJJ, BJJ_WITNESS)).wait();
@@ -207,7 +225,58 @@ export async function deployWorld(): Promise<World> {
     minimumFee: TASK_CONFIG.minimumFee,
     treasury: treasury.address.toLowerCase(),
   };
-  return { admin, tm, registry, relayRoots, lens, apps, nodes, stranger, relay, treasury, config, errors };
+  return {
+    admin,
+    tm,
+    beacon,
+    coordinator,
+    registry,
+    relayRoots,
+    lens,
+    apps,
+    nodes,
+    stranger,
+    relay,
+    treasury,
+    config,
+    errors,
+  };
+}
+
+/**
+ * For tests that use the world without the model: delivers the beacon word in flight (as the VRF service would) and
+ * dispatches the oldest pending task, whose `createTask` input is `input`; returns the dispatch receipt, which holds
+ * the task's `TaskCreated` (its sampling seed) and `TaskStarted` or `TaskQueued`.
+ */
+export async function deliverAndDispatch(
+  world: World,
+  input: ITaskManager.TaskInputStruct,
+): Promise<ContractTransactionReceipt> {
+  if (await world.beacon.inFlight()) {
+    const fulfil = world.coordinator.connect(world.stranger.signer).getFunction("fulfillRandomWords");
+    await (await fulfil(await world.beacon.requestId(), world.beacon)).wait();
+  }
+  return (await (await world.tm.connect(world.stranger.signer).dispatchTasks([input])).wait())!;
+}
+
+/**
+ * Chainlink's `VRFCoordinatorV2_5Mock(0, 0, 1e18)`: it charges nothing, and whoever calls it chooses when the word
+ * lands. The build compiles it (`contracts/mocks/VRFCoordinatorMock.sol` imports it) but emits no artifact for a
+ * contract of an npm package, so its ABI and bytecode are read from the build info.
+ */
+async function deployMockCoordinator(admin: Signer): Promise<Contract> {
+  const source = "npm/@chainlink/contracts@1.5.0/src/v0.8/vrf/mocks/VRFCoordinatorV2_5Mock.sol";
+  const dir = new URL("../../artifacts/build-info/", import.meta.url);
+  for (const file of (await readdir(dir)).filter((f) => f.endsWith(".output.json"))) {
+    const build = JSON.parse(await readFile(new URL(file, dir), "utf8"));
+    const compiled = build.output?.contracts?.[source]?.VRFCoordinatorV2_5Mock;
+    if (!compiled) continue;
+    const factory = new ContractFactory(compiled.abi, compiled.evm.bytecode.object, admin);
+    const coordinator = await factory.deploy(0n, 0n, 10n ** 18n);
+    await coordinator.waitForDeployment();
+    return coordinator as Contract;
+  }
+  throw new Error(`no build info holds ${source}: run npx hardhat build`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -288,6 +357,7 @@ export class SequenceRun {
     from: Actor,
     send: () => Promise<ContractTransactionResponse>,
     modelOp: (m: NetworkModel) => unknown,
+    created?: string,
   ): Promise<ContractTransactionReceipt | null> {
     this.now += 1n;
     await ethers.provider.send("evm_setNextBlockTimestamp", [Number(this.now)]);
@@ -317,6 +387,8 @@ export class SequenceRun {
     }
     if (receipt) {
       this.model = next;
+      // A task the transaction created is compared from this step on (its Pending state included).
+      if (created !== undefined && !this.ids.includes(created)) this.ids.push(created);
       this.checkEvents(receipt);
     } else {
       // A transaction that reverted was not mined: the chain's clock did not move.
@@ -493,17 +565,37 @@ export class SequenceRun {
       taskSize: 1n,
       appPublicKey: BJJ,
     };
+    const tm = this.world.tm;
+    // Commit first (docs/randomness.md): the task is Pending, its node and seed not drawn yet.
     const receipt = await this.both(
       app,
-      () => this.world.tm.connect(app.signer).createTask(input, { value: fee }),
+      () => tm.connect(app.signer).createTask(input, { value: fee }),
       (m) => m.createTask(id, nonce, fee, TaskType.SD, 1n),
+      id,
     );
     if (!receipt) return null;
-    const created = receipt.logs
-      .map((l) => (l.address === this.world.tm.target ? this.world.tm.interface.parseLog(l) : null))
-      .find((p) => p?.name === "TaskCreated");
-    this.seeds.set(id, BigInt(created!.args[2]));
-    if (!this.ids.includes(id)) this.ids.push(id);
+    const events = (r: ContractTransactionReceipt) =>
+      r.logs.map((l) => (l.address === tm.target ? tm.interface.parseLog(l) : null)).filter((p) => p !== null);
+    const names = events(receipt).map((p) => p.name);
+    if (!names.includes("TaskPending")) this.fail("createTask emitted no TaskPending");
+    for (const early of ["TaskCreated", "TaskStarted", "TaskQueued"]) {
+      if (names.includes(early)) this.fail(`createTask emitted ${early} before the word landed`);
+    }
+    // The VRF service answers (outside the model), then anyone dispatches.
+    const beacon = this.world.beacon;
+    const requestId = await beacon.requestId();
+    await this.tx(this.world.stranger, () =>
+      this.world.coordinator.connect(this.world.stranger.signer).getFunction("fulfillRandomWords")(requestId, beacon),
+    );
+    const dispatched = await this.both(
+      this.world.stranger,
+      () => tm.connect(this.world.stranger.signer).dispatchTasks([input]),
+      (m) => m.dispatch(id),
+    );
+    if (!dispatched) this.fail(`dispatchTasks reverted for task ${this.ids.indexOf(id)}`);
+    const created = events(dispatched).find((p) => p.name === "TaskCreated");
+    if (!created || created.args[0] !== id) this.fail("dispatchTasks emitted no TaskCreated for the task");
+    this.seeds.set(id, BigInt(created.args[2]));
     this.nonces.set(id, nonce);
     this.guids.set(id, guid);
     return id;
@@ -516,14 +608,14 @@ export class SequenceRun {
     return { root, proof: batch.inclusion(blob).proof };
   }
 
-  /** A transaction outside the model (relay roots): it must succeed. */
+  /** A transaction outside the model (relay roots, beacon words): it must succeed. */
   private async tx(from: Actor, send: () => Promise<ContractTransactionResponse>): Promise<void> {
     this.now += 1n;
     await ethers.provider.send("evm_setNextBlockTimestamp", [Number(this.now)]);
     try {
       await (await send()).wait();
     } catch (e) {
-      this.fail(`relay transaction from ${from.address} failed: ${(e as Error).message}`);
+      this.fail(`transaction outside the model from ${from.address} failed: ${(e as Error).message}`);
     }
   }
 
@@ -558,7 +650,8 @@ export class SequenceRun {
           if (!id) break;
           ids.push(id);
         }
-        // An incomplete group (the queue was full) is validated member by member, like single tasks.
+        // A member the full queue rejected at dispatch is EndAborted: the group is validated with it (DESIGN §5).
+        // An incomplete group (a creation reverted) is validated member by member, like single tasks.
         if (ids.length === 3) for (const id of ids) this.groups.set(id, { guid, ids });
         return;
       }
