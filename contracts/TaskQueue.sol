@@ -2,7 +2,6 @@
 pragma solidity ^0.8.24;
 
 import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
-import {ITaskManager} from "./interfaces/ITaskManager.sol";
 import {Dispatch} from "./libraries/Dispatch.sol";
 import {MaxHeap} from "./libraries/MaxHeap.sol";
 
@@ -78,7 +77,7 @@ contract TaskQueue is ITaskQueue {
         if (_evictionOrder.size() >= capacity) {
             uint256 lowestKey = ~_evictionOrder.top();
             uint256 lowest = lowestKey >> _SEQUENCE_BITS;
-            if (value <= lowest) revert ITaskManager.TaskQueueFull(value, lowest);
+            if (value <= lowest) revert TaskQueueFull(value, lowest);
             Entry storage entry = _entries[_sequenceOf(lowestKey)];
             evicted = entry.id;
             _remove(entry);

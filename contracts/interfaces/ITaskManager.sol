@@ -218,8 +218,6 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     error TaskGroupNotOriginal(bytes32 first, bytes32 earlier);
     /// @notice The task's current stage has a deadline that has not passed yet.
     error TaskDeadlineNotReached(bytes32 taskIDCommitment, uint256 deadline, uint256 nowTimestamp);
-    /// @notice The queue is full and the new task's value is not above the lowest queued value.
-    error TaskQueueFull(uint256 value, uint256 lowestValue);
     /// @notice Only the node registry may call this.
     error TaskCallerNotRegistry(address caller);
     /// @notice The parameters are unusable (a zero timeout, divisor or capacity, or a threshold above 64).

@@ -9,12 +9,15 @@ pragma solidity ^0.8.24;
 interface ITaskQueue {
     /// @notice Only the owning task manager may change the queue.
     error QueueCallerNotOwner(address caller);
+    /// @notice The queue is full and the new task's value is not above the lowest queued value. The task manager
+    /// checks this before it pushes (a task the queue would refuse ends at its dispatch), so it never sees it.
+    error TaskQueueFull(uint256 value, uint256 lowestValue);
 
     /// @notice The task manager that owns the queue.
     function owner() external view returns (address);
 
     /// @notice Queues a task; evicts the lowest-value task when the queue holds `capacity` tasks or more.
-    /// @dev Reverts with `ITaskManager.TaskQueueFull(value, lowestValue)` when the queue is full and `value` is not
+    /// @dev Reverts with `TaskQueueFull(value, lowestValue)` when the queue is full and `value` is not
     /// above the lowest value (ties: the later task is the lower one).
     /// @param id The task's commitment.
     /// @param sequence The task's creation number (unique, below 2^48).

@@ -1638,7 +1638,7 @@ describe("integration: every custom error", function () {
     it("TaskCallerNotAdmin(caller): only the timelock sets the parameters", async function () {
       const net = await networkHelpers.loadFixture(networkWithBounty);
       const tm = net.taskManager;
-      await expect(tm.connect(net.admin).setConfig(await tm.config()))
+      await expect(tm.connect(net.admin).setConfig(taskConfig()))
         .to.be.revertedWithCustomError(tm, "TaskCallerNotAdmin")
         .withArgs(await net.admin.getAddress());
     });

@@ -137,7 +137,7 @@ contract TaskQueueTest is Test {
         _push(2, GPU_A, 24, 3);
         _push(2, bytes32(0), 16, 3);
         assertEq(queue.lowestValue(), 2);
-        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskQueueFull.selector, 2, 2));
+        vm.expectRevert(abi.encodeWithSelector(ITaskQueue.TaskQueueFull.selector, 2, 2));
         queue.push(bytes32("equal"), 99, 2, bytes32(0), 8, VERSION, bytes32(0), 3);
         bytes32 evicted = _push(3, bytes32(0), 8, 3);
         assertEq(evicted, items[2].id, "the later of the two lowest");
@@ -162,7 +162,7 @@ contract TaskQueueTest is Test {
                     uint256 lowestValue = items[expectedLowest].value;
                     if (value <= lowestValue) {
                         vm.expectRevert(
-                            abi.encodeWithSelector(ITaskManager.TaskQueueFull.selector, value, lowestValue)
+                            abi.encodeWithSelector(ITaskQueue.TaskQueueFull.selector, value, lowestValue)
                         );
                         queue.push(bytes32("x"), sequence + 1, value, gpu, vram, VERSION, bytes32(0), capacity);
                         continue;
