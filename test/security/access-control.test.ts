@@ -36,6 +36,7 @@ import {
   TASK_CONFIG,
   VALID_PROOF,
   connection,
+  deliverAndDispatch,
   deployWorld,
   type Actor,
   type World,
@@ -97,10 +98,9 @@ function taskInput(guid: string, nonce: string) {
 
 async function create(ctx: Ctx, guid = fresh("guid"), k: 0 | 1 | 2 = 0): Promise<string> {
   const input = taskInput(guid, taskNonce(guid, k)); // member k of the GUID (DESIGN §13.2)
-  const receipt = await (
-    await ctx.w.tm.connect(ctx.w.apps[0].signer).createTask(input, { value: parseEther("0.01") })
-  ).wait();
-  const created = receipt!.logs.map((l) => ctx.w.tm.interface.parseLog(l)).find((p) => p?.name === "TaskCreated");
+  await (await ctx.w.tm.connect(ctx.w.apps[0].signer).createTask(input, { value: parseEther("0.01") })).wait();
+  const receipt = await deliverAndDispatch(ctx.w, input); // the seed comes with dispatch (docs/randomness.md)
+  const created = receipt.logs.map((l) => ctx.w.tm.interface.parseLog(l)).find((p) => p?.name === "TaskCreated");
   ctx.extra[input.taskIDCommitment] = BigInt(created!.args[2]);
   ctx.ids.push(input.taskIDCommitment);
   ctx.guid = guid;
