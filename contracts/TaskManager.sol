@@ -19,6 +19,8 @@ import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
 /// @notice The task state machine: creation, dispatch and queue, parameter upload, score and error, single and
 /// group validation, result upload, deadlines, fee escrow and settlement.
 /// @dev The queue (DESIGN §10, O(log q)) lives in a `TaskQueue` this contract deploys and owns.
+// Nine of the state declarations are immutables (the wiring fixed at deployment).
+// solhint-disable-next-line max-states-count
 contract TaskManager is ITaskManager, PullPayments {
     /// @dev For each target state (16 bits at offset 16·to), the set of states it may be entered from (bit i =
     /// state i). One table for every transition (DESIGN §2); `_setStatus` is the only writer of `Task.status`.

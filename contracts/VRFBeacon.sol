@@ -26,6 +26,8 @@ contract VRFBeacon is IRandomnessBeacon {
     /// @notice Seconds after which a word that has not landed may be requested again (`poke`).
     uint64 public immutable RETRY_AFTER;
     /// @inheritdoc IRandomnessBeacon
+    /// @dev Named as the interface's getter, not in SNAKE_CASE.
+    // solhint-disable-next-line immutable-vars-naming
     uint256 public immutable feePerTask;
     address private immutable _DEPLOYER;
 

@@ -425,7 +425,7 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     // ---- Randomness and dispatch (docs/randomness.md) ----
 
     /// @notice A task was created and enrolled in `epoch`; its node and seed are drawn when the epoch's word lands.
-    /// @param input `abi.encode(TaskInput)` as given to `createTask`, which a dispatcher passes back to `dispatchTasks`.
+    /// @param input `abi.encode(TaskInput)` as given to `createTask`; a dispatcher passes it back to `dispatchTasks`.
     event TaskPending(bytes32 indexed taskIDCommitment, address indexed creator, uint64 epoch, bytes input);
     /// @notice `dispatcher` dispatched `count` tasks and was paid `bounty` in all.
     event DispatchBountyPaid(address indexed dispatcher, uint256 count, uint256 bounty);

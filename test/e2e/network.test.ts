@@ -395,7 +395,7 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
       )
     ).wait();
     // The local fulfiller delivers the word and dispatches the task (docs/randomness.md).
-    for (const started = Date.now(); (await tm.taskStatus(identity.commitment)) === BigInt(TaskStatus.Pending); ) {
+    for (const started = Date.now(); (await tm.taskStatus(identity.commitment)) === BigInt(TaskStatus.Pending);) {
       if (Date.now() - started > 30_000) throw new Error("task not dispatched in time");
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -1628,9 +1628,7 @@ describe("integration: every custom error", function () {
       const id = newTaskIdentity();
       const models = Array.from({ length: 9 }, (_, i) => keccak256(toUtf8Bytes(`model-${i}`)));
       const value = FEE + (await tm.dispatchCost());
-      await expect(
-        tm.connect(net.apps[0]).createTask(taskInput(id.commitment, id.nonce, { models }), { value }),
-      )
+      await expect(tm.connect(net.apps[0]).createTask(taskInput(id.commitment, id.nonce, { models }), { value }))
         .to.be.revertedWithCustomError(tm, "TaskTooManyModels")
         .withArgs(id.commitment, 9n);
     });

@@ -161,9 +161,7 @@ contract TaskQueueTest is Test {
                 if (_queuedCount() >= capacity) {
                     uint256 lowestValue = items[expectedLowest].value;
                     if (value <= lowestValue) {
-                        vm.expectRevert(
-                            abi.encodeWithSelector(ITaskQueue.TaskQueueFull.selector, value, lowestValue)
-                        );
+                        vm.expectRevert(abi.encodeWithSelector(ITaskQueue.TaskQueueFull.selector, value, lowestValue));
                         queue.push(bytes32("x"), sequence + 1, value, gpu, vram, VERSION, bytes32(0), capacity);
                         continue;
                     }
