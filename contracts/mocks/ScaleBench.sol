@@ -22,8 +22,9 @@ contract BenchNode {
 }
 
 /// @title Bulk setup for `scripts/bench-scale.ts` (test and benchmark only, never deployed by deploy/)
-/// @notice Joins many nodes and queues many tasks through the contracts' real external functions, in batches that
-/// fit a transaction. The measured calls are made by the benchmark itself, not through this contract.
+/// @notice Joins many nodes, creates many tasks and dispatches them (into the queue when no node is eligible) through
+/// the contracts' real external functions, in batches that fit a transaction. The measured calls are made by the
+/// benchmark itself, not through this contract.
 contract ScaleBench {
     /// @dev A valid Baby Jubjub key (Base8), for nodes and tasks.
     uint256 private constant _BJJ_X = 5299619240641551281634865583518297030282874472190772894086521144482721001553;
@@ -56,10 +57,47 @@ contract ScaleBench {
         }
     }
 
-    /// @notice Creates `count` SD tasks with fees that vary deterministically (1 to 1,000 gwei), numbered from
-    /// `first`; `msg.value` must cover them. With no Available node they all queue.
-    function createTasks(ITaskManager tm, uint256 count, uint256 first, bytes32 model) external payable {
-        ITaskManager.TaskInput memory input;
+    /// @notice Creates `count` SD tasks numbered from `first`, with fees that vary deterministically from 1 to 1,000 ×
+    /// `feeUnit`; each also pays the task manager's `dispatchCost`, and `msg.value` must cover it all. The tasks stay
+    /// Pending: the first one enrolled while no word is in flight requests its epoch's word, the others enrol in the
+    /// next epoch. `dispatchTasks` (below) dispatches them once their words have landed.
+    function createTasks(
+        ITaskManager tm,
+        uint256 count,
+        uint256 first,
+        bytes32 model,
+        uint256 feeUnit
+    ) external payable {
+        ITaskManager.TaskInput memory input = _baseInput(model);
+        tm.registerAppKey(input.appPublicKey, [_BJJ_R_X, _BJJ_R_Y]);
+        uint256 cost = tm.dispatchCost();
+        for (uint256 i = 0; i < count; ++i) {
+            bytes32 guid = _number(input, first + i);
+            uint256 fee = (1 + (uint256(guid) % 1_000)) * feeUnit;
+            tm.createTask{value: fee + cost}(input);
+        }
+    }
+
+    /// @notice Calls the task manager's real `dispatchTasks` with the inputs of the tasks `first` to
+    /// `first + count - 1` of `createTasks` (the pending tasks, oldest first, must be exactly these). Stops, as
+    /// `dispatchTasks` does, at the first task whose word has not landed.
+    /// @return dispatched What `dispatchTasks` returned.
+    function dispatchTasks(
+        ITaskManager tm,
+        uint256 count,
+        uint256 first,
+        bytes32 model
+    ) external returns (uint256 dispatched) {
+        ITaskManager.TaskInput[] memory inputs = new ITaskManager.TaskInput[](count);
+        for (uint256 i = 0; i < count; ++i) {
+            inputs[i] = _baseInput(model);
+            _number(inputs[i], first + i);
+        }
+        return tm.dispatchTasks(inputs);
+    }
+
+    /// @dev The group every benchmark task belongs to: SD, one model, 8 GB, version 2.0.0, size 1.
+    function _baseInput(bytes32 model) private pure returns (ITaskManager.TaskInput memory input) {
         input.taskType = ITaskTypes.TaskType.SD;
         input.modelIDs = new bytes32[](1);
         input.modelIDs[0] = model;
@@ -67,14 +105,13 @@ contract ScaleBench {
         input.taskVersion = [uint32(2), 0, 0];
         input.taskSize = 1;
         input.appPublicKey = [_BJJ_X, _BJJ_Y];
-        tm.registerAppKey(input.appPublicKey, [_BJJ_R_X, _BJJ_R_Y]);
-        for (uint256 i = 0; i < count; ++i) {
-            bytes32 guid = keccak256(abi.encode("bench-guid", first + i));
-            input.nonce = keccak256(abi.encode("bench-nonce", first + i));
-            input.taskIDCommitment = keccak256(abi.encodePacked(guid, input.nonce));
-            uint256 fee = (1 + (uint256(guid) % 1_000)) * 1 gwei;
-            tm.createTask{value: fee}(input);
-        }
+    }
+
+    /// @dev Gives `input` the nonce and commitment of task number `n`; returns its GUID.
+    function _number(ITaskManager.TaskInput memory input, uint256 n) private pure returns (bytes32 guid) {
+        guid = keccak256(abi.encode("bench-guid", n));
+        input.nonce = keccak256(abi.encode("bench-nonce", n));
+        input.taskIDCommitment = keccak256(abi.encodePacked(guid, input.nonce));
     }
 
     /// @notice Lets the contract take refunds (`withdraw` of the task manager).
