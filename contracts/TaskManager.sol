@@ -190,6 +190,7 @@ contract TaskManager is ITaskManager, PullPayments {
         _totalEscrowed += fee + DISPATCH_BOUNTY;
         _pending[_pendingTail++] = id;
         emit TaskPending(id, msg.sender, epoch, msg.data[4:]);
+        _openPool(0);
     }
 
     /// @inheritdoc ITaskManager
@@ -213,16 +214,12 @@ contract TaskManager is ITaskManager, PullPayments {
             emit DispatchBountyPaid(msg.sender, dispatched, bounty);
             _credit(msg.sender, bounty);
         }
-        if (!poolFrozen()) {
-            _releaseDeferred(16);
-            BEACON.poke();
-        }
+        _openPool(16);
     }
 
     /// @inheritdoc ITaskManager
     function releaseDeferred(uint256 max) external returns (uint256 released) {
-        if (poolFrozen()) return 0;
-        return _releaseDeferred(max);
+        return _openPool(max);
     }
 
     /// @inheritdoc ITaskManager
@@ -736,6 +733,14 @@ contract TaskManager is ITaskManager, PullPayments {
             return;
         }
         if (REGISTRY.releaseNode(node, outcome)) _dispatchQueuedTo(node);
+    }
+
+    /// @dev When the pool is open: releases up to `max` deferred nodes and, once none is left, asks the beacon for
+    /// the open epoch's word (the next freeze starts only after every earlier release).
+    function _openPool(uint256 max) private returns (uint256 released) {
+        if (poolFrozen()) return 0;
+        released = _releaseDeferred(max);
+        if (_deferredHead == _deferredTail) BEACON.poke();
     }
 
     function _releaseDeferred(uint256 max) private returns (uint256 released) {

@@ -80,7 +80,6 @@ contract VRFBeacon is IRandomnessBeacon {
         if (msg.sender != consumer) revert BeaconCallerNotConsumer(msg.sender);
         epoch = openEpoch;
         openHasTasks = true;
-        if (!inFlight()) _request();
     }
 
     /// @inheritdoc IRandomnessBeacon
@@ -88,6 +87,9 @@ contract VRFBeacon is IRandomnessBeacon {
         if (inFlight()) {
             if (block.timestamp >= uint256(requestedAt) + RETRY_AFTER) _send(requestedEpoch);
         } else if (openHasTasks) {
+            // Only the consumer opens a new epoch: it knows whether its pool is open (no landed word waiting for
+            // dispatch, no deferred release). Anyone else could freeze the pool again after each word, for free.
+            if (msg.sender != consumer) revert BeaconCallerNotConsumer(msg.sender);
             _request();
         }
     }

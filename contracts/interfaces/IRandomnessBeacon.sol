@@ -3,7 +3,7 @@ pragma solidity ^0.8.24;
 
 /// @title IRandomnessBeacon
 /// @notice The source of the task manager's randomness (docs/randomness.md). Tasks enrol in the open epoch; the
-/// epoch's word is requested at once if no other word is in flight (else as soon as the one in flight lands), and
+/// task manager requests the epoch's word (`poke`) when its pool is open and no other word is in flight, and the word
 /// arrives later from a source nobody on the chain chooses. A task's randomness is derived from the word of the epoch
 /// it enrolled in, so it did not exist when the task's commitment, fee and requirements were fixed.
 interface IRandomnessBeacon {
@@ -19,12 +19,13 @@ interface IRandomnessBeacon {
     /// @notice Only the VRF coordinator may deliver words.
     error BeaconCallerNotCoordinator(address caller, address coordinator);
 
-    /// @notice Enrols one task in the open epoch and returns that epoch; requests the epoch's word if no word is in
-    /// flight. `msg.value` is the task's share of the word's cost, forwarded to the source.
+    /// @notice Enrols one task in the open epoch and returns that epoch (it does not request the word: `poke` does).
+    /// `msg.value` is the task's share of the word's cost, forwarded to the source.
     function enroll() external payable returns (uint64 epoch);
 
-    /// @notice Requests the open epoch's word if it has tasks and no word is in flight, or requests the in-flight
-    /// epoch's word again once `retryAfter` seconds passed without it. Anyone may call.
+    /// @notice Requests the in-flight epoch's word again once `retryAfter` seconds passed without it (anyone may
+    /// call); or, when no word is in flight and the open epoch has tasks, closes it and requests its word (only the
+    /// consumer, which calls it when its pool is open; `BeaconCallerNotConsumer` for anyone else).
     function poke() external;
 
     /// @notice The word of `epoch`, or 0 while it has not landed (a landed word is never 0).

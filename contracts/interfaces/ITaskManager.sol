@@ -268,14 +268,15 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// whose epoch word has not landed. For each: fixes its randomness from the word, emits `TaskCreated` with the
     /// sampling seed, then `TaskStarted` or `TaskQueued` (a full queue evicts its lowest-value task, or aborts this
     /// one with `TaskFeeTooLow` when it would be the lowest). Pays the caller each dispatched task's bounty. Then, if
-    /// no dispatchable task is left, frees the nodes whose release waited for the pool to be open again, and asks the
-    /// beacon for the next word. Anyone may call.
+    /// no dispatchable task is left, frees (up to 16) nodes whose release waited for the pool to be open again and,
+    /// when none is left waiting, asks the beacon for the next word. Anyone may call.
     /// @param inputs The pending tasks' inputs, oldest first.
     /// @return dispatched How many tasks were dispatched.
     function dispatchTasks(TaskInput[] calldata inputs) external returns (uint256 dispatched);
 
-    /// @notice Frees up to `max` nodes whose release waited while the pool was frozen (see `poolFrozen`). Anyone may
-    /// call; it does nothing while the pool is frozen.
+    /// @notice Frees up to `max` nodes whose release waited while the pool was frozen (see `poolFrozen`) and, when none
+    /// is left waiting, asks the beacon for the open epoch's word (the only way a new word is requested besides
+    /// `createTask` and `dispatchTasks`). Anyone may call; it does nothing while the pool is frozen.
     /// @param max The most nodes to free.
     /// @return released How many nodes were freed.
     function releaseDeferred(uint256 max) external returns (uint256 released);

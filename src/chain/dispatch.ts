@@ -161,11 +161,12 @@ export class LocalFulfiller {
         const n = await dispatchPending(this.taskManager, this.signer);
         if (n > 0) this.stats.dispatchCalls += 1;
       } else if (!(await this.taskManager.poolFrozen())) {
-        // Node releases deferred while the pool was frozen; and the next word if tasks wait for one.
+        // Node releases deferred while the pool was frozen, then the next word if tasks wait for one: the task
+        // manager requests it only once no release is left waiting (the beacon takes new requests from it alone).
         const manager = this.taskManager.connect(this.signer);
-        if ((await manager.releaseDeferred.staticCall(16)) > 0n) await (await manager.releaseDeferred(16)).wait();
-        if (!(await this.beacon.inFlight()) && (await this.beacon.openHasTasks()))
-          await (await this.beacon.poke()).wait();
+        const waiting = (await manager.releaseDeferred.staticCall(16)) > 0n;
+        if (waiting || (!(await this.beacon.inFlight()) && (await this.beacon.openHasTasks())))
+          await (await manager.releaseDeferred(16)).wait();
       }
     } catch (error) {
       this.log(`fulfiller: ${(error as Error).message.split("\n")[0]}`);

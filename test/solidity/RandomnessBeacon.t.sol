@@ -452,6 +452,28 @@ contract RandomnessBeaconTest is BaseTest {
         assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Available));
     }
 
+    /// @notice Attack (free griefing): right after each word lands, before its tasks are dispatched, someone requests
+    /// the next word (calling the beacon, or creating a task), so that the pool is frozen again when the dispatch ends
+    /// and deferred nodes are never freed. Only the task manager requests words, and only while its pool is open: the
+    /// dispatch frees the deferred node first, then requests the word the new task waits for.
+    function test_frozen_nobodyRefreezesThePoolBeforeDeferredReleases() public {
+        (, address node, ) = _busyNodeAndPendingTask();
+        _deliverWord();
+        bytes32 next = _createPending(_input("refreeze", 0, 0));
+        assertFalse(beacon.inFlight(), "createTask requested a word while a landed word waited for dispatch");
+        vm.expectRevert(abi.encodeWithSelector(IRandomnessBeacon.BeaconCallerNotConsumer.selector, stranger));
+        vm.prank(stranger);
+        beacon.poke();
+        assertFalse(beacon.inFlight(), "a stranger requested a word");
+
+        _dispatchPending();
+        assertEq(uint8(_status(node)), uint8(INodeRegistry.NodeStatus.Available), "deferred node not freed");
+        assertTrue(beacon.inFlight(), "the new task's word was not requested after the release");
+        assertEq(uint8(_taskStatus(next)), uint8(ITaskTypes.TaskStatus.Pending));
+        _deliverAndDispatch();
+        assertEq(uint8(_taskStatus(next)), uint8(ITaskTypes.TaskStatus.Started));
+    }
+
     /// @notice Attack: a colluding node sees the word (fulfilled, not yet dispatched), finds that the pending task
     /// would land on it if it were in the pool, and tries to join: TaskPoolFrozen; the task lands where the pool at
     /// request time says.
