@@ -353,19 +353,33 @@ contract TaskManager is ITaskManager, PullPayments {
         Groth16Proof calldata resultProof
     ) external {
         Task storage task = _getTask(taskIDCommitment);
-        _onlySelectedNode(taskIDCommitment, task);
+        // The member whose result this is: the task itself, or an agreeing member standing in for a withholding
+        // validated node (DESIGN §13.8).
+        bytes32 member = TaskRules.resultReporter(
+            _tasks,
+            _groupPeers[taskIDCommitment],
+            taskIDCommitment,
+            task,
+            _configs[task.configVersion],
+            msg.sender
+        );
         bool group = task.status == TaskStatus.GroupValidated;
         _setStatus(taskIDCommitment, task, group ? TaskStatus.EndGroupSuccess : TaskStatus.EndSuccess);
         if (!RELAY_ROOTS.verifyBlob(resultHash, root, proof)) {
             revert TaskBlobNotInRoot(taskIDCommitment, resultHash, root);
         }
-        _checkResultProof(taskIDCommitment, task, resultHash, resultProof);
+        _checkResultProof(member, _tasks[member], resultHash, resultProof);
         task.resultHash = resultHash;
         emit TaskSuccess(taskIDCommitment, resultHash);
         if (group) {
             emit TaskEndGroupSuccess(taskIDCommitment, msg.sender);
-            _payGroup(taskIDCommitment, task);
-            REGISTRY.recordGroupScore(msg.sender, task.qosScore);
+            _payGroup(taskIDCommitment, task, member == taskIDCommitment);
+            if (member == taskIDCommitment) {
+                REGISTRY.recordGroupScore(msg.sender, task.qosScore);
+            } else {
+                _release(task.selectedNode, INodeRegistry.ReleaseOutcome.Timeout);
+                return;
+            }
         } else {
             _escrowOut(task);
             _creditFee(taskIDCommitment, msg.sender, task.fee);
@@ -668,12 +682,14 @@ contract TaskManager is ITaskManager, PullPayments {
         _release(task.selectedNode, INodeRegistry.ReleaseOutcome.Neutral);
     }
 
-    /// @dev Splits the fee of a group's validated task among the agreeing nodes by QoS score (10/5/2).
-    function _payGroup(bytes32 id, Task storage task) private {
+    /// @dev Splits the fee of a group's validated task among the agreeing nodes by QoS score (10/5/2); without the
+    /// validated task's node when it withheld its result (`own` false: an agreeing member uploaded, DESIGN §13.8).
+    /// The uploader takes the rounding remainder.
+    function _payGroup(bytes32 id, Task storage task, bool own) private {
         _escrowOut(task);
         bytes32[] storage peers = _groupPeers[id];
         uint256 fee = task.fee;
-        uint256 totalScore = task.qosScore;
+        uint256 totalScore = own ? task.qosScore : 0;
         for (uint256 i = 0; i < peers.length; ++i) totalScore += _tasks[peers[i]].qosScore;
         uint256 paid;
         for (uint256 i = 0; i < peers.length; ++i) {
@@ -682,8 +698,8 @@ contract TaskManager is ITaskManager, PullPayments {
             paid += share;
             _creditFee(id, peer.selectedNode, share);
         }
-        // The validated task's node takes its share plus the rounding remainder.
-        _creditFee(id, task.selectedNode, fee - paid);
+        // The validated task's node takes its share plus the rounding remainder (or the uploading member the remainder).
+        if (own || fee != paid) _creditFee(id, msg.sender, fee - paid);
     }
 
     // =============================================================================================================

@@ -66,7 +66,8 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     /// @param scoreReadyAt When the score or the error was reported.
     /// @param validatedAt When the task was validated.
     /// @param nonce The task's nonce.
-    /// @param samplingSeed keccak256(abi.encodePacked(block.prevrandao, taskIDCommitment)) at creation.
+    /// @param samplingSeed keccak256(abi.encode(r, "sampling")) with r from the beacon word, fixed at dispatch
+    /// (docs/randomness.md); zero while the task is Pending.
     /// @param paramsHash Blob hash of the encrypted parameters.
     /// @param resultHash Blob hash of the encrypted result.
     /// @param score The similarity hash the node submitted.
@@ -350,7 +351,12 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     // -------------------------------------------------------------------------------------------------------------
 
     /// @notice Reports that the encrypted result is on the relay: Validated → EndSuccess, GroupValidated →
-    /// EndGroupSuccess; settles the fee. Selected node only.
+    /// EndGroupSuccess; settles the fee. Selected node only; except that once a GroupValidated task's own result
+    /// deadline (`validatedAt + resultUploadTimeout`) has passed, the node of an agreeing member of its group (one
+    /// that ended EndGroupRefund) may upload its own result instead, until the task is aborted (`abortTask`, one more
+    /// `resultUploadTimeout` later): the proof is then checked against that member's score and binding, the fee is
+    /// split among the agreeing members without the withholding node, which is released with a timeout
+    /// (docs/game.md, DESIGN §13.8). `TaskEndGroupSuccess` names the uploader.
     /// @dev `resultProof` is a ResultAvailability proof with public signals (isText = task type is LLM, the task's
     /// `appPublicKey`, `resultHash`, the stored score as a big-endian integer, and the binding uint256(keccak256(
     /// abi.encode(block.chainid, this contract, creator, taskIDCommitment, selectedNode))) >> 3):
@@ -445,6 +451,9 @@ interface ITaskManager is ITaskTypes, IPullPayments {
     error TaskTooManyModels(bytes32 taskIDCommitment, uint256 count);
     /// @notice A pending task whose word has landed is dispatched, not aborted.
     error TaskDispatchable(bytes32 taskIDCommitment);
+    /// @notice An agreeing member's node may upload its own result for the group's validated task only from
+    /// `opensAt`, once the validated node's own result deadline has passed.
+    error TaskResultFallbackNotOpen(bytes32 taskIDCommitment, uint256 opensAt);
     /// @notice The node pool cannot change now: a beacon word is in flight, or a task whose word landed waits to be
     /// dispatched (`dispatchTasks`). Join, quit, pause, resume, model reports and health refreshes wait.
     error TaskPoolFrozen();

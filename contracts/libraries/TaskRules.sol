@@ -276,10 +276,44 @@ library TaskRules {
             // validationTimeout.
             return uint256(task.createdAt) + groupSpan;
         }
-        if (status == ITaskTypes.TaskStatus.Validated || status == ITaskTypes.TaskStatus.GroupValidated) {
-            return uint256(task.validatedAt) + cfg.resultUploadTimeout;
+        if (status == ITaskTypes.TaskStatus.Validated) return uint256(task.validatedAt) + cfg.resultUploadTimeout;
+        // A group's validated task: its node's own upload window, then one more in which an agreeing member may
+        // upload its own result instead (`fallbackMember`).
+        if (status == ITaskTypes.TaskStatus.GroupValidated) {
+            return uint256(task.validatedAt) + 2 * uint256(cfg.resultUploadTimeout);
         }
         return 0;
+    }
+
+    /// @notice DESIGN §13.8 (docs/game.md): once a GroupValidated task's own result deadline has passed, the node of
+    /// an agreeing member of its group may upload its own result in its place. Returns that member; reverts with
+    /// `TaskNotSelectedNode` when `caller` is neither the task's node nor such a member's, and with
+    /// `TaskResultFallbackNotOpen` when it is such a member's but the validated node's window is still open.
+    /// @param tasks The task manager's tasks.
+    /// @param peers The agreeing members of the group whose validated task is `id` (they ended EndGroupRefund).
+    /// @param id The validated task.
+    /// @param task Its record.
+    /// @param cfg The configuration it was created under.
+    /// @param caller Who reports the result.
+    /// @return member The member whose result is reported (`id` itself when `caller` is its node).
+    function resultReporter(
+        mapping(bytes32 => Task) storage tasks,
+        bytes32[] storage peers,
+        bytes32 id,
+        Task storage task,
+        ITaskManager.TaskConfig storage cfg,
+        address caller
+    ) external view returns (bytes32 member) {
+        if (caller == task.selectedNode) return id;
+        if (task.status == ITaskTypes.TaskStatus.GroupValidated) {
+            for (uint256 i = 0; i < peers.length; ++i) {
+                if (tasks[peers[i]].selectedNode != caller) continue;
+                uint256 opensAt = uint256(task.validatedAt) + cfg.resultUploadTimeout;
+                if (block.timestamp < opensAt) revert ITaskManager.TaskResultFallbackNotOpen(id, opensAt);
+                return peers[i];
+            }
+        }
+        revert ITaskManager.TaskNotSelectedNode(id, caller, task.selectedNode);
     }
 
     /// @notice Checks `c` and stores it as configuration `version`; returns the two terms of its group span.

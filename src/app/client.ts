@@ -335,6 +335,7 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
 
     // 5. validation
     const solidityVRF: SolidityVRFProof = toSolidityProof(vrf);
+    const validatedBlock = await this.provider.getBlockNumber();
     let winner: Member;
     if (!sampled) {
       const status = Number(await this.taskManager.taskStatus(id)) as TaskStatus;
@@ -400,10 +401,12 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
     }
     const blob = blobFromBytes(bytes);
     const result = decryptBytes(blob, this.bjjKey.secretKey, RESULT_CAPACITY);
-    const score = hexlify(done.score);
     const actual = scoreOf(Number(done.taskType) as TaskType, result);
-    if (actual.toLowerCase() !== score.toLowerCase())
-      throw new ResultMismatchError(winner.taskIDCommitment, score, actual);
+    // The validated member's own result or, when its node withheld it (docs/game.md, DESIGN §13.8), an agreeing
+    // member's, uploaded in its place: the chain checked the blob against that member's score.
+    const deliverer = await this.delivererOf(winner, done, members, validatedBlock);
+    const score = hexlify(deliverer.info.score);
+    if (actual.toLowerCase() !== score.toLowerCase()) throw new ResultMismatchError(deliverer.id, score, actual);
     this.stage({ type: "downloaded", taskIDCommitment: id, bytes: result.length });
 
     const outcomes = await this.outcomes(members);
@@ -413,13 +416,39 @@ export class AppClient extends EventEmitter<{ stage: [AppStageEvent] }> {
       sampled,
       samplingNumber,
       members: outcomes,
-      deliveredBy: { taskIDCommitment: winner.taskIDCommitment, node: getAddress(done.selectedNode) },
+      deliveredBy: { taskIDCommitment: deliverer.id, node: getAddress(deliverer.info.selectedNode) },
       result,
       score,
       resultHash: done.resultHash,
       feesPaid: request.fee * BigInt(members.length),
       refunded: outcomes.reduce((sum, m) => sum + (m.refunded ? request.fee : 0n), 0n),
     };
+  }
+
+  /**
+   * The member whose result `winner`'s settlement delivered: `winner` itself, or (a group whose validated node
+   * withheld its result: docs/game.md, DESIGN §13.8) the agreeing member whose node `TaskEndGroupSuccess` names.
+   */
+  private async delivererOf(
+    winner: Member,
+    done: Awaited<ReturnType<TaskManager["getTask"]>>,
+    members: Member[],
+    fromBlock: number,
+  ) {
+    const own = { id: winner.taskIDCommitment, info: done };
+    if (Number(done.status) !== TaskStatus.EndGroupSuccess) return own;
+    const [log] = await this.taskManager.queryFilter(
+      this.taskManager.filters.TaskEndGroupSuccess(winner.taskIDCommitment),
+      fromBlock,
+    );
+    const uploader = (log?.args.selectedNode ?? done.selectedNode).toLowerCase();
+    if (uploader === done.selectedNode.toLowerCase()) return own;
+    for (const m of members) {
+      const info = await this.taskManager.getTask(m.taskIDCommitment);
+      if (Number(info.status) === TaskStatus.EndGroupRefund && info.selectedNode.toLowerCase() === uploader)
+        return { id: m.taskIDCommitment, info };
+    }
+    throw new Error(`task ${winner.taskIDCommitment}: its result was uploaded by ${uploader}, not a member's node`);
   }
 
   // ---------------------------------------------------------------------------------------------------------------

@@ -214,8 +214,10 @@ export class NetworkModel {
           task.createdAt + c.siblingWindow + c.queueTimeout + c.uploadTimeout + c.executionTimeout + c.validationTimeout
         );
       case TaskStatus.Validated:
-      case TaskStatus.GroupValidated:
         return task.validatedAt + c.resultUploadTimeout;
+      case TaskStatus.GroupValidated:
+        // DESIGN §13.8: the node's own window, then one in which an agreeing member may upload instead.
+        return task.validatedAt + 2n * c.resultUploadTimeout;
       default:
         return 0n;
     }
@@ -451,7 +453,17 @@ export class NetworkModel {
 
   reportTaskResultUploaded(id: string, blobInRoot: boolean, proofValid: boolean): void {
     const task = this.task(id);
-    this.onlySelectedNode(task);
+    // The task's own node, or (DESIGN §13.8) an agreeing member's node once the task's own window has passed.
+    const own = this.caller === task.node;
+    if (!own) {
+      const peer =
+        task.status === TaskStatus.GroupValidated
+          ? task.peers.map((p) => this.tasks.get(p)!).find((p) => p.node === this.caller)
+          : undefined;
+      if (!peer) throw new ModelRevert("TaskNotSelectedNode");
+      if (this.now < task.validatedAt + this.config.resultUploadTimeout)
+        throw new ModelRevert("TaskResultFallbackNotOpen");
+    }
     const group = task.status === TaskStatus.GroupValidated;
     this.move(task, group ? TaskStatus.EndGroupSuccess : TaskStatus.EndSuccess);
     if (!blobInRoot) throw new ModelRevert("TaskBlobNotInRoot");
@@ -459,19 +471,19 @@ export class NetworkModel {
     if (group) {
       this.escrow -= task.fee;
       const peers = task.peers.map((p) => this.tasks.get(p)!);
-      const total = peers.reduce((s, p) => s + BigInt(p.qosScore), BigInt(task.qosScore));
+      const total = peers.reduce((s, p) => s + BigInt(p.qosScore), own ? BigInt(task.qosScore) : 0n);
       let paid = 0n;
       for (const peer of peers) {
         const share = (task.fee * BigInt(peer.qosScore)) / total;
         paid += share;
         this.creditTm(peer.node!, share);
       }
-      this.creditTm(task.node!, task.fee - paid);
+      if (own || task.fee !== paid) this.creditTm(this.caller, task.fee - paid);
       task.settled += task.fee;
     } else {
       this.pay(task, task.node!, task.fee);
     }
-    this.release(task.node!, ReleaseOutcome.Success);
+    this.release(task.node!, own ? ReleaseOutcome.Success : ReleaseOutcome.Timeout);
   }
 
   join(stake: bigint): void {

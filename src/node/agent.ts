@@ -96,6 +96,11 @@ export interface NodeAgentOptions {
   prover?: Pick<ProofCache, "prove">;
   /** Delay before retrying a failed step, in ms (default 2,000). */
   retryMs?: number;
+  /**
+   * Never upload the result of the node's own GroupValidated task: a faulty node, for tests and the demo (default
+   * false). The node still stands in for another withholding node of a group it agreed with.
+   */
+  withholdResults?: boolean;
   gasRecorder?: GasRecorder;
   log?: (message: string) => void;
 }
@@ -110,6 +115,8 @@ export type NodeAgentEvent =
   | { type: "errorReported"; taskIDCommitment: string; reason: string }
   | { type: "declined"; taskIDCommitment: string; reason: TaskAbortReason; message: string }
   | { type: "resultUploaded"; taskIDCommitment: string; resultHash: string; proveMs: number }
+  /** The node uploaded its own result for `validated`, whose node withheld it (docs/game.md, DESIGN §13.8). */
+  | { type: "stoodIn"; taskIDCommitment: string; validated: string; resultHash: string }
   | { type: "aborted"; taskIDCommitment: string; lastStatus: TaskStatus }
   | { type: "taskEnded"; taskIDCommitment: string; status: TaskStatus }
   | { type: "paid"; taskIDCommitment: string; amount: bigint }
@@ -153,6 +160,8 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
   private readonly inFlight = new Set<string>();
   private readonly again = new Set<string>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  /** Tasks of this node that ended EndGroupRefund, with the group's validated task it may stand in for. */
+  private readonly standby = new Map<string, string>();
   private checkpointBlock = -1;
 
   constructor(private readonly options: NodeAgentOptions) {
@@ -296,6 +305,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
 
   private untrack(c: string): void {
     this.tracked.delete(c);
+    this.standby.delete(c);
     this.jobs.delete(c);
     const file = this.jobFile(c);
     if (file && existsSync(file)) rmSync(file);
@@ -373,6 +383,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       return;
     }
     const status = Number(info.status) as TaskStatus;
+    if (status === TaskStatus.EndGroupRefund && (await this.standIn(c))) return;
     if (isFinal(status)) {
       const followed = this.tracked.has(c);
       this.untrack(c);
@@ -411,6 +422,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       }
       case TaskStatus.Validated:
       case TaskStatus.GroupValidated: {
+        if (status === TaskStatus.GroupValidated && this.options.withholdResults) return;
         const job = await this.ensureJob(c, taskType, info.paramsHash);
         if (job.result === null) throw new Error(`task ${c} was validated but its parameters were invalid here`);
         await this.uploadResult(c, job, [info.appPublicKey[0], info.appPublicKey[1]], info.creator);
@@ -538,7 +550,63 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
   }
 
   /** Encrypts the result to the application, uploads it, proves it, and reports it with the relay's proof. */
-  private async uploadResult(c: string, job: Job, appKey: PublicKey, creator: string): Promise<void> {
+  /**
+   * DESIGN §13.8 (docs/game.md): the node's task agreed with the group's validated member (EndGroupRefund). The
+   * agent keeps the result; if the validated member's node has not uploaded its own by its deadline, the agent
+   * uploads this node's result in its place (the proof is made for this node's task and score) and the agreeing
+   * members share the fee. Returns false once there is nothing (left) to do. Not resumed after a restart.
+   */
+  private async standIn(c: string): Promise<boolean> {
+    const job = this.jobs.get(c);
+    if (!job?.result) return false;
+    let validated = this.standby.get(c);
+    if (!validated) {
+      const [ended] = await this.taskManager.queryFilter(this.taskManager.filters.TaskEndGroupRefund(c));
+      const receipt = ended ? await this.provider.getTransactionReceipt(ended.transactionHash) : null;
+      for (const log of receipt?.logs ?? []) {
+        const parsed = this.taskManager.interface.parseLog(log);
+        if (parsed?.name === "TaskValidated") validated = (parsed.args.taskIDCommitment as string).toLowerCase();
+      }
+      if (!validated) return false;
+      this.standby.set(c, validated);
+    }
+    const info = await this.taskManager.getTask(validated);
+    if (Number(info.status) !== TaskStatus.GroupValidated) return false;
+    // deadlineOf is validatedAt + 2 × resultUploadTimeout; the stand-in window opens halfway.
+    const deadline = await this.taskManager.deadlineOf(validated);
+    const opensAt = info.validatedAt + (deadline - info.validatedAt) / 2n;
+    this.tracked.set(c, opensAt);
+    if (this.watcher.latest.timestamp < opensAt) return true;
+    this.ensureRunning();
+    try {
+      const resultHash = await this.uploadResult(
+        validated,
+        job,
+        [info.appPublicKey[0], info.appPublicKey[1]],
+        info.creator,
+        c,
+      );
+      this.emitEvent({ type: "stoodIn", taskIDCommitment: c, validated, resultHash });
+    } catch (error) {
+      // Another agreeing member, or the withholder itself, was first: nothing left to do.
+      if (Number(await this.taskManager.taskStatus(validated)) !== TaskStatus.GroupValidated) return false;
+      throw error;
+    }
+    return false;
+  }
+
+  /**
+   * Encrypts the job's result to the app, uploads it, proves ResultAvailability for `member` (the task whose score
+   * and node the proof is bound to: `c` itself, or this node's task when it stands in for `c`'s node) and reports it
+   * for `c`. Returns the result's blob hash.
+   */
+  private async uploadResult(
+    c: string,
+    job: Job,
+    appKey: PublicKey,
+    creator: string,
+    member: string = c,
+  ): Promise<string> {
     const result = getBytes(job.result!);
     const message = packBytes(result, RESULT_CAPACITY);
     const ephemeralSecret = randomScalar();
@@ -554,7 +622,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
         chainId: (await this.provider.getNetwork()).chainId,
         taskManager: await this.taskManager.getAddress(),
         creator,
-        taskIDCommitment: c,
+        taskIDCommitment: member,
         node: this.address,
       }),
     );
@@ -573,6 +641,7 @@ export class NodeAgent extends EventEmitter<{ event: [NodeAgentEvent] }> {
       toProofStruct(proof.proof.solidity),
     ]);
     this.emitEvent({ type: "resultUploaded", taskIDCommitment: c, resultHash: inclusion.blobHash, proveMs: proof.ms });
+    return inclusion.blobHash;
   }
 
   private emitEvent(event: NodeAgentEvent): void {

@@ -437,4 +437,57 @@ describe("e2e: relay + 4 node agents + application over HTTP and JSON-RPC", func
       lastStatus: TaskStatus.ScoreReady,
     });
   });
+  it("a validated node that withholds its result: an agreeing node uploads its own, the app gets it and the agreeing nodes are paid (DESIGN §13.8)", async function () {
+    await setSamplingDivisor(1n);
+    // Nodes 0, 1 and 3 are left (node 2 was slashed). Each now withholds the result of its own validated task, and
+    // stands in for another withholding node of a group it agreed with.
+    const honest = [0, 1, 3];
+    for (const i of honest) {
+      await agents[i].stop();
+      agentOptions[i] = { ...agentOptions[i], withholdResults: true };
+      events[i].length = 0;
+      await startAgent(i);
+    }
+    const provider = rpcProvider(chain.url);
+    const validated = new Promise<void>((resolve) => {
+      const listener = (e: AppStageEvent) => {
+        if (e.type === "validated") {
+          app.off("stage", listener);
+          resolve();
+        }
+      };
+      app.on("stage", listener);
+    });
+    const request: TaskRequest = {
+      taskType: TaskType.SD,
+      params: { version: "2.0.0", base_model: { name: "stabilityai/sdxl-turbo" }, prompt: "a lighthouse in fog" },
+      fee: FEE,
+    };
+    const submitted = app.submitTask(request);
+    await validated;
+    // Past the validated node's own result window: the agreeing members may upload theirs.
+    await provider.send("evm_increaseTime", [Number(DEFAULT_TASK_PARAMETERS.resultUploadTimeout) + 1]);
+    await provider.send("evm_mine", []);
+    const outcome = await submitted;
+
+    const winner = outcome.members.find((m) => m.status === TaskStatus.EndGroupSuccess)!;
+    const peers = outcome.members.filter((m) => m.status === TaskStatus.EndGroupRefund);
+    expect(peers).to.have.length(2);
+    const lower = (a: string | null) => (a ?? "").toLowerCase();
+    expect(lower(outcome.deliveredBy.node)).to.not.equal(lower(winner.node));
+    expect(peers.map((m) => lower(m.node))).to.include(lower(outcome.deliveredBy.node));
+    expect(imageScore(outcome.result)).to.equal(outcome.score);
+    const standIns = honest.flatMap((i) => events[i].filter((e) => e.type === "stoodIn"));
+    expect(standIns).to.have.length(1);
+    // The fee went to the two agreeing nodes; the withholder got nothing and is free again, with a timeout.
+    const paidFor = (i: number) =>
+      events[i]
+        .filter((e) => e.type === "paid" && e.taskIDCommitment.toLowerCase() === winner.taskIDCommitment.toLowerCase())
+        .reduce((sum, e) => sum + (e as { amount: bigint }).amount, 0n);
+    const withholder = honest.find((i) => lower(agents[i].nodeAddress) === lower(winner.node))!;
+    expect(paidFor(withholder)).to.equal(0n);
+    expect(honest.reduce((sum, i) => sum + paidFor(i), 0n)).to.equal(FEE);
+    const node = await admin.registry.getNode(winner.node!);
+    expect(node.status).to.equal(BigInt(NodeStatus.Available));
+  });
 });

@@ -744,6 +744,112 @@ contract TaskManagerTest is BaseTest {
         _assertSolvent();
     }
 
+    /// @dev An all-agree group validated on member 0 (QoS 5; member 1 has 10, member 2 has 2), and its result window.
+    function _validatedGroup() internal returns (bytes32[3] memory ids, uint256 opensAt, uint256 closesAt) {
+        ids = _group();
+        vm.warp(block.timestamp + 10);
+        _submitScore(ids[1], _imageScore(SCORE_A));
+        vm.warp(block.timestamp + 10);
+        _submitScore(ids[0], _imageScore(SCORE_A ^ 0xFF));
+        vm.warp(block.timestamp + 10);
+        _submitScore(ids[2], _imageScore(SCORE_A ^ 0x0F));
+        _validateGroup(ids);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.GroupValidated);
+        opensAt = block.timestamp + RESULT_UPLOAD_TIMEOUT;
+        closesAt = opensAt + RESULT_UPLOAD_TIMEOUT;
+    }
+
+    /// @notice Attack (DESIGN §13.8): the validated node withholds its result so that the agreeing members' work goes
+    /// unpaid. Once its own window has passed, an agreeing member uploads its own result (the proof is checked against
+    /// that member's score and binding) and the agreeing members share the fee; the withholder gets nothing.
+    function test_attack_withheldGroupResult_agreeingMemberUploadsItsOwnAndIsPaid() public {
+        (bytes32[3] memory ids, uint256 opensAt, uint256 closesAt) = _validatedGroup();
+        (bytes32 resultHash, bytes32 root) = _postedResult();
+        ITaskManager.Groth16Proof memory p = _someProof();
+
+        // Not before the withholder's window has passed; and never by a node outside the group.
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskResultFallbackNotOpen.selector, ids[0], opensAt));
+        vm.prank(nodes[1]);
+        tm.reportTaskResultUploaded(ids[0], resultHash, root, new bytes32[](0), p);
+        vm.warp(opensAt);
+        vm.expectRevert(
+            abi.encodeWithSelector(ITaskManager.TaskDeadlineNotReached.selector, ids[0], closesAt, opensAt)
+        );
+        tm.abortTask(ids[0]);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSelectedNode.selector, ids[0], stranger, nodes[0]));
+        vm.prank(stranger);
+        tm.reportTaskResultUploaded(ids[0], resultHash, root, new bytes32[](0), p);
+
+        // The proof must be member 1's: its score, its task and its node in the binding.
+        ITaskManager.TaskInfo memory member = tm.getTask(ids[1]);
+        uint256 binding = uint256(keccak256(abi.encode(block.chainid, address(tm), app, ids[1], nodes[1]))) >> 3;
+        uint256[6] memory signals = [
+            0,
+            member.appPublicKey[0],
+            member.appPublicKey[1],
+            uint256(resultHash),
+            uint256(SCORE_A),
+            binding
+        ];
+        vm.mockCall(
+            address(resultVerifier),
+            abi.encodeWithSelector(resultVerifier.verifyProof.selector),
+            abi.encode(false)
+        );
+        vm.mockCall(
+            address(resultVerifier),
+            abi.encodeCall(resultVerifier.verifyProof, (p.a, p.b, p.c, signals)),
+            abi.encode(true)
+        );
+        vm.expectEmit(true, false, false, true, address(tm));
+        emit ITaskManager.TaskEndGroupSuccess(ids[0], nodes[1]);
+        vm.prank(nodes[1]);
+        tm.reportTaskResultUploaded(ids[0], resultHash, root, new bytes32[](0), p);
+
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.EndGroupSuccess);
+        assertEq(tm.getTask(ids[0]).resultHash, resultHash);
+        uint256 share2 = (FEE * 2) / 12;
+        assertEq(tm.withdrawable(nodes[1]), FEE - share2, "uploader: its share and the remainder");
+        assertEq(tm.withdrawable(nodes[2]), share2);
+        assertEq(tm.withdrawable(nodes[0]), 0, "the withholder was paid");
+        assertEq(tm.withdrawable(app), 2 * FEE, "the app paid for one task, as with an upload by its own node");
+        assertEq(uint8(_status(nodes[0])), uint8(INodeRegistry.NodeStatus.Available), "the withholder is still Busy");
+        assertEq(tm.totalEscrowed(), 0);
+        _assertSolvent();
+    }
+
+    /// @notice The fallback is for the agreeing members only: an invalidated member cannot upload in the validated
+    /// node's place. With no upload at all, the task aborts at the end of the second window and the app is refunded.
+    function test_withheldGroupResult_noFallbackForTheOddMemberAndRefundAfterBothWindows() public {
+        bytes32[3] memory ids = _group();
+        _submitScore(ids[0], _imageScore(SCORE_A));
+        _submitScore(ids[1], _imageScore(~SCORE_A));
+        _submitScore(ids[2], _imageScore(SCORE_A));
+        _validateGroup(ids);
+        _assertTaskStatus(ids[1], ITaskTypes.TaskStatus.EndInvalidated);
+        uint256 validatedAt = block.timestamp;
+        (bytes32 resultHash, bytes32 root) = _postedResult();
+        _mockResultProof(true);
+        vm.warp(validatedAt + RESULT_UPLOAD_TIMEOUT);
+        vm.expectRevert(abi.encodeWithSelector(ITaskManager.TaskNotSelectedNode.selector, ids[0], nodes[1], nodes[0]));
+        vm.prank(nodes[1]);
+        tm.reportTaskResultUploaded(ids[0], resultHash, root, new bytes32[](0), _noProof());
+
+        assertEq(tm.deadlineOf(ids[0]), validatedAt + 2 * RESULT_UPLOAD_TIMEOUT);
+        vm.warp(validatedAt + 2 * RESULT_UPLOAD_TIMEOUT);
+        vm.prank(stranger);
+        tm.abortTask(ids[0]);
+        _assertTaskStatus(ids[0], ITaskTypes.TaskStatus.EndAborted);
+        assertEq(tm.withdrawable(app), 3 * FEE);
+        assertEq(tm.withdrawable(nodes[0]), 0);
+        assertEq(tm.withdrawable(nodes[2]), 0);
+        // Too late for the agreeing member too: the task is final.
+        vm.prank(nodes[2]);
+        vm.expectRevert();
+        tm.reportTaskResultUploaded(ids[0], resultHash, root, new bytes32[](0), _noProof());
+        _assertSolvent();
+    }
+
     function test_validateTaskGroup_oddResultIsInvalidatedAndSlashed() public {
         bytes32[3] memory ids = _group();
         _submitScore(ids[0], _imageScore(SCORE_A));
