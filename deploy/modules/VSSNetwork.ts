@@ -34,12 +34,14 @@ const DEFAULT_ADMIN_ROLE = ZeroHash;
 
 /**
  * The longest a task can live under a task configuration, in seconds: the sum of every timeout of the
- * configuration (each state's deadline, one after the other). A parameter change waits longer than this.
+ * configuration (each state's deadline, one after the other), with `resultUploadTimeout` twice (a group's validated
+ * task waits one more window for an agreeing member's result, docs/game.md). A parameter change waits longer.
  */
 export function longestTaskLife(config: object): bigint {
-  return Object.entries(config)
-    .filter(([name]) => name.endsWith("Timeout"))
-    .reduce((sum, [, value]) => sum + BigInt(value as bigint), 0n);
+  const timeouts = Object.entries(config).filter(([name]) => name.endsWith("Timeout"));
+  const sum = timeouts.reduce((total, [, value]) => total + BigInt(value as bigint), 0n);
+  const resultUpload = timeouts.find(([name]) => name === "resultUploadTimeout")?.[1];
+  return sum + BigInt((resultUpload as bigint | undefined) ?? 0n);
 }
 
 /** The default timelock delay: two days, and never less than twice the default configuration's longest task life. */
