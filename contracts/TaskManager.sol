@@ -698,7 +698,7 @@ contract TaskManager is ITaskManager, PullPayments {
             paid += share;
             _creditFee(id, peer.selectedNode, share);
         }
-        // The validated task's node takes its share plus the rounding remainder (or the uploading member the remainder).
+        // The uploader takes the rounding remainder, and its share when it is the validated task's node.
         if (own || fee != paid) _creditFee(id, msg.sender, fee - paid);
     }
 
