@@ -308,7 +308,7 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
       await expectRefunded(net, app, node.address);
     });
 
-    it("GroupValidated ends as EndAborted(ResultUploadTimeout): its fee refunded, its node penalised", async function () {
+    it("GroupValidated ends as EndAborted(ResultUploadTimeout) after its second window (nobody stood in): its fee refunded, its node penalised", async function () {
       const net = await networkHelpers.loadFixture(networkWithThreeNodes);
       const [app] = net.apps;
       const tm = net.taskManager;
@@ -323,7 +323,8 @@ describe("integration: deadlines and abortTask (DESIGN §8)", function () {
 
       const validatedAt = (await tm.getTask(gv)).validatedAt;
       const tx = await abortExactlyAtDeadline(net, gv, net.stranger, {
-        deadline: validatedAt + BigInt(TIMEOUTS.resultUpload),
+        // Its node's window, then one in which an agreeing member may upload its own result (docs/game.md).
+        deadline: validatedAt + 2n * BigInt(TIMEOUTS.resultUpload),
         lastStatus: TaskStatus.GroupValidated,
         reason: TaskAbortReason.ResultUploadTimeout,
       });

@@ -44,8 +44,11 @@ import {
   RELAY_ROLE,
   TASK_MANAGER_ROLE,
   at,
+  createGroup,
   deployRevertingReceiver,
   driveTask,
+  playMember,
+  validateGroup,
   expectUnchanged,
   type SnapshotScope,
 } from "../helpers/actors.js";
@@ -1597,6 +1600,26 @@ describe("integration: every custom error", function () {
       await expect(tm.connect(net.apps[0]).abortTask(task.commitment))
         .to.be.revertedWithCustomError(tm, "TaskDispatchable")
         .withArgs(task.commitment);
+    });
+
+    it("TaskResultFallbackNotOpen(commitment, opensAt): an agreeing member stands in only after the validated node's window", async function () {
+      const net = await deployNetwork();
+      for (const node of net.nodes.slice(0, 3)) await joinNode(net, node);
+      const [app] = net.apps;
+      const tm = net.taskManager;
+      const group = await createGroup(net, app);
+      for (let i = 0; i < 3; ++i) await playMember(net, app, group, i, SCORE_A);
+      await (await validateGroup(net, app, group)).wait();
+      const [gv, gr] = group.commitments;
+      expect(await tm.taskStatus(gr)).to.equal(TaskStatus.EndGroupRefund);
+      const opensAt = (await tm.getTask(gv)).validatedAt + BigInt(TIMEOUTS.resultUpload);
+      const peer = group.nodes[1];
+      const scope = { commitments: [gv, gr], accounts: [peer.address, group.nodes[0].address] };
+      await expectUnchanged(net, scope, async () => {
+        await expect(tm.connect(peer).reportTaskResultUploaded(gv, ZeroHash, ZeroHash, [], NO_PROOF))
+          .to.be.revertedWithCustomError(tm, "TaskResultFallbackNotOpen")
+          .withArgs(gv, opensAt);
+      });
     });
 
     it("TaskPoolFrozen from every node action while a word is in flight or its tasks wait for dispatch", async function () {
