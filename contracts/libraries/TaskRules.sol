@@ -278,7 +278,7 @@ library TaskRules {
         }
         if (status == ITaskTypes.TaskStatus.Validated) return uint256(task.validatedAt) + cfg.resultUploadTimeout;
         // A group's validated task: its node's own upload window, then one more in which an agreeing member may
-        // upload its own result instead (`fallbackMember`).
+        // upload its own result instead (`resultReporter`).
         if (status == ITaskTypes.TaskStatus.GroupValidated) {
             return uint256(task.validatedAt) + 2 * uint256(cfg.resultUploadTimeout);
         }
