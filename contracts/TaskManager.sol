@@ -11,83 +11,23 @@ import {Dispatch} from "./libraries/Dispatch.sol";
 import {SimHash} from "./libraries/SimHash.sol";
 import {Task, TaskRules} from "./libraries/TaskRules.sol";
 import {TaskDispatch} from "./libraries/TaskDispatch.sol";
-import {PullPayments} from "./PullPayments.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {TaskManagerBase} from "./TaskManagerBase.sol";
+import {TaskSettlement} from "./TaskSettlement.sol";
 import {TaskQueue} from "./TaskQueue.sol";
-import {ITaskQueue} from "./interfaces/ITaskQueue.sol";
 
 /// @title TaskManager
 /// @notice The task state machine: creation, dispatch and queue, parameter upload, score and error, single and
 /// group validation, result upload, deadlines, fee escrow and settlement.
-/// @dev The queue (DESIGN §10, O(log q)) lives in a `TaskQueue` this contract deploys and owns.
-// Nine of the state declarations are immutables (the wiring fixed at deployment).
-// solhint-disable-next-line max-states-count
-contract TaskManager is ITaskManager, PullPayments {
-    /// @dev For each target state (16 bits at offset 16·to), the set of states it may be entered from (bit i =
-    /// state i). One table for every transition (DESIGN §2); `_setStatus` is the only writer of `Task.status`.
-    uint256 private constant _ALLOWED_FROM =
-        (uint256(1 << uint8(TaskStatus.Pending)) << (16 * uint8(TaskStatus.Queued))) |
-            (uint256((1 << uint8(TaskStatus.Queued)) | (1 << uint8(TaskStatus.Pending))) <<
-                (16 * uint8(TaskStatus.Started))) |
-            (uint256(1 << uint8(TaskStatus.Started)) << (16 * uint8(TaskStatus.ParametersUploaded))) |
-            (uint256(1 << uint8(TaskStatus.ParametersUploaded)) << (16 * uint8(TaskStatus.ErrorReported))) |
-            (uint256(1 << uint8(TaskStatus.ParametersUploaded)) << (16 * uint8(TaskStatus.ScoreReady))) |
-            (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.Validated))) |
-            (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.GroupValidated))) |
-            (uint256((1 << uint8(TaskStatus.ScoreReady)) | (1 << uint8(TaskStatus.ErrorReported))) <<
-                (16 * uint8(TaskStatus.EndInvalidated))) |
-            (uint256(1 << uint8(TaskStatus.Validated)) << (16 * uint8(TaskStatus.EndSuccess))) |
-            (uint256(0x7F | (1 << uint8(TaskStatus.Pending))) << (16 * uint8(TaskStatus.EndAborted))) | // non-final
-            (uint256(1 << uint8(TaskStatus.ScoreReady)) << (16 * uint8(TaskStatus.EndGroupRefund))) |
-            (uint256(1 << uint8(TaskStatus.GroupValidated)) << (16 * uint8(TaskStatus.EndGroupSuccess)));
-
+/// @dev The queue (DESIGN §10, O(log q)) lives in a `TaskQueue` this contract deploys and owns; `abortTask`,
+/// `declineTask` and `validateTaskGroup` run in the `TaskSettlement` module it deploys, by delegatecall, so that each
+/// contract stays under 20 KiB. Storage, wiring and the shared steps are in `TaskManagerBase`.
+contract TaskManager is ITaskManager, TaskManagerBase {
     /// @notice The most model IDs a task may require.
     uint256 public constant MAX_TASK_MODELS = 8;
 
-    /// @notice The only account that may change the parameters (`setConfig`): the timelock (docs/admin-and-keys.md).
-    /// Fixed at deployment; the task manager has no other admin function, and no role anyone could grant.
-    address public immutable ADMIN;
-    /// @notice The node registry.
-    INodeRegistry public immutable REGISTRY;
-    /// @notice The relay roots that parameter and result blobs are proven against.
-    IRelayRoots public immutable RELAY_ROOTS;
-    /// @notice The VRF verifier.
-    ISamplingVerifier public immutable SAMPLING_VERIFIER;
-    /// @notice The Groth16 verifier of the ParamsConsistency circuit (group validation).
-    IParamsConsistencyVerifier public immutable PARAMS_VERIFIER;
-    /// @notice The Groth16 verifier of the ResultAvailability circuit (result upload).
-    IResultAvailabilityVerifier public immutable RESULT_VERIFIER;
-    /// @notice The queue of tasks waiting for a node, deployed by this contract's constructor.
-    ITaskQueue public immutable QUEUE;
-    /// @notice The randomness beacon whose words decide dispatch and sampling (docs/randomness.md).
-    IRandomnessBeacon public immutable BEACON;
-    /// @notice What a creator prepays, per task, to whoever dispatches it (`dispatchTasks`).
-    uint256 public immutable DISPATCH_BOUNTY;
-
-    mapping(bytes32 taskIDCommitment => Task task) private _tasks;
-    mapping(bytes32 nonce => bool used) private _nonceUsed;
-    /// @dev keccak256(abi.encode(key)) of the app keys checked to lie in the prime-order subgroup (DESIGN §13.4).
-    mapping(bytes32 keyHash => bool checked) private _appKeyChecked;
-    /// @dev For a GroupValidated task: the other agreeing members, whose nodes share its fee.
-    mapping(bytes32 taskIDCommitment => bytes32[] peers) private _groupPeers;
-    uint256 private _totalEscrowed;
-    uint48 private _taskCount;
-    uint48 private _scoreCount;
-    /// @dev Every configuration ever set, by version (1, 2, ...): a task runs under the one in force when it was
-    /// created (DESIGN §13.6), named by `Task.configVersion`.
-    mapping(uint256 version => TaskConfig config) private _configs;
-    uint16 private _configVersion;
-    /// @dev The largest sibling window, and the largest queue + upload + execution + validation timeouts, of every
-    /// configuration set so far: they bound when a group can still be validated (`TaskRules.deadline`).
-    uint64 private _maxSiblingWindow;
-    uint64 private _maxSiblingLife;
-    /// @dev Pending tasks in creation order (a FIFO: `_pendingHead` is the oldest not yet passed by `dispatchTasks`).
-    mapping(uint256 position => bytes32 taskIDCommitment) private _pending;
-    uint64 private _pendingHead;
-    uint64 private _pendingTail;
-    /// @dev Node releases that waited while the pool was frozen, in order: node | outcome << 160.
-    uint64 private _deferredHead;
-    uint64 private _deferredTail;
-    mapping(uint256 position => uint256 release) private _deferred;
+    /// @notice The settlement module (`TaskSettlement`) this contract deployed and delegatecalls.
+    address public immutable SETTLEMENT;
 
     /// @param admin The only account that may call `setConfig` (the timelock).
     /// @param registry The node registry (wire it back with `NodeRegistry.setTaskManager`).
@@ -108,16 +48,32 @@ contract TaskManager is ITaskManager, PullPayments {
         IRandomnessBeacon beacon,
         uint256 dispatchBounty,
         TaskConfig memory initialConfig
-    ) {
-        BEACON = beacon;
-        DISPATCH_BOUNTY = dispatchBounty;
-        ADMIN = admin;
-        REGISTRY = registry;
-        RELAY_ROOTS = relayRoots;
-        SAMPLING_VERIFIER = samplingVerifier;
-        PARAMS_VERIFIER = paramsVerifier;
-        RESULT_VERIFIER = resultVerifier;
-        QUEUE = new TaskQueue(address(this));
+    )
+        TaskManagerBase(
+            admin,
+            registry,
+            relayRoots,
+            samplingVerifier,
+            paramsVerifier,
+            resultVerifier,
+            beacon,
+            dispatchBounty,
+            new TaskQueue(address(this))
+        )
+    {
+        SETTLEMENT = address(
+            new TaskSettlement(
+                admin,
+                registry,
+                relayRoots,
+                samplingVerifier,
+                paramsVerifier,
+                resultVerifier,
+                beacon,
+                dispatchBounty,
+                QUEUE
+            )
+        );
         // Version 1 (the same steps as `setConfig`, kept apart so the runtime code holds one copy).
         _configVersion = 1;
         (uint256 window, uint256 siblingLife) = TaskRules.storeConfig(_configs, 1, initialConfig);
@@ -127,13 +83,9 @@ contract TaskManager is ITaskManager, PullPayments {
 
     /// @notice Sets the parameters for tasks created from now on; existing tasks keep the ones they were created
     /// under. Reverts with `TaskConfigInvalid`, `TaskConfigNoShowShareTooHigh` or `TaskConfigSiblingWindowTooShort`.
-    /// @param newConfig The new parameters.
-    function setConfig(TaskConfig calldata newConfig) external {
-        if (msg.sender != ADMIN) revert TaskCallerNotAdmin(msg.sender);
-        uint16 version = ++_configVersion;
-        (uint256 window, uint256 siblingLife) = TaskRules.storeConfig(_configs, version, newConfig);
-        _raiseSpan(window, siblingLife);
-        emit TaskConfigUpdated(newConfig);
+    /// @dev Runs in `TaskSettlement`, like the other rare calls.
+    function setConfig(TaskConfig calldata) external {
+        _settle();
     }
 
     // =============================================================================================================
@@ -141,11 +93,8 @@ contract TaskManager is ITaskManager, PullPayments {
     // =============================================================================================================
 
     /// @inheritdoc ITaskManager
-    function registerAppKey(uint256[2] calldata key, uint256[2] calldata witness) external {
-        // The check lives in the registry (which checks node keys the same way) to keep this contract's size down.
-        if (!REGISTRY.isSubgroupKey(key, witness)) revert TaskAppKeyNotInSubgroup(key);
-        _appKeyChecked[keccak256(abi.encode(key))] = true;
-        emit AppKeyRegistered(key);
+    function registerAppKey(uint256[2] calldata, uint256[2] calldata) external {
+        _settle();
     }
 
     /// @inheritdoc ITaskManager
@@ -277,22 +226,8 @@ contract TaskManager is ITaskManager, PullPayments {
     }
 
     /// @inheritdoc ITaskManager
-    function declineTask(bytes32 taskIDCommitment, TaskAbortReason reason) external {
-        Task storage task = _getTask(taskIDCommitment);
-        _onlySelectedNode(taskIDCommitment, task);
-        TaskStatus status = task.status;
-        if (status != TaskStatus.Started && status != TaskStatus.ParametersUploaded) {
-            revert TaskInvalidState(taskIDCommitment, status);
-        }
-        if (reason != TaskAbortReason.AppKeyInvalid && reason != TaskAbortReason.ModelDownloadFailed) {
-            revert TaskDeclineReasonInvalid(taskIDCommitment, reason);
-        }
-        // At the deadline the node may already be at fault (it never executed): `abortTask`'s penalty must win.
-        uint256 deadline = _deadline(task);
-        if (block.timestamp >= deadline) revert TaskDeclineTooLate(taskIDCommitment, deadline, block.timestamp);
-        _abort(taskIDCommitment, task, reason);
-        _refund(taskIDCommitment, task);
-        _release(msg.sender, INodeRegistry.ReleaseOutcome.Neutral);
+    function declineTask(bytes32, TaskAbortReason) external {
+        _settle();
     }
 
     // =============================================================================================================
@@ -324,20 +259,14 @@ contract TaskManager is ITaskManager, PullPayments {
 
     /// @inheritdoc ITaskManager
     function validateTaskGroup(
-        bytes32 taskIDCommitment1,
-        bytes32 taskIDCommitment2,
-        bytes32 taskIDCommitment3,
-        bytes32 taskGUID,
-        ISamplingVerifier.VRFProof calldata proof,
-        Groth16Proof calldata paramsProof
+        bytes32,
+        bytes32,
+        bytes32,
+        bytes32,
+        ISamplingVerifier.VRFProof calldata,
+        Groth16Proof calldata
     ) external {
-        bytes32[3] memory ids = [taskIDCommitment1, taskIDCommitment2, taskIDCommitment3];
-        Task storage original = _tasks[ids[0]];
-        TaskRules.check(_tasks, ids, taskGUID, _configs[original.configVersion].siblingWindow);
-        uint256 number = _samplingNumber(ids[0], original, proof);
-        if (number % _configs[original.configVersion].samplingDivisor != 0) revert TaskNotSampled(ids[0], number);
-        _checkParamsProof(ids, paramsProof);
-        _settleGroup(ids);
+        _settle();
     }
 
     // =============================================================================================================
@@ -388,52 +317,8 @@ contract TaskManager is ITaskManager, PullPayments {
     }
 
     /// @inheritdoc ITaskManager
-    function abortTask(bytes32 taskIDCommitment) external {
-        Task storage task = _getTask(taskIDCommitment);
-        TaskStatus status = task.status;
-        uint256 deadline = _deadline(task);
-        // Final states have no deadline (B2: the guard must actually reject them).
-        if (deadline == 0) revert TaskInvalidState(taskIDCommitment, status);
-        if (block.timestamp < deadline) revert TaskDeadlineNotReached(taskIDCommitment, deadline, block.timestamp);
-
-        address node = task.selectedNode;
-        if (status == TaskStatus.Queued) {
-            QUEUE.remove(task.sequence);
-            _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
-            _refund(taskIDCommitment, task);
-        } else if (status == TaskStatus.Pending) {
-            // The beacon never delivered the task's word: nobody is at fault, everything goes back.
-            if (BEACON.wordOf(uint64(task.startedAt)) != 0) revert TaskDispatchable(taskIDCommitment);
-            _abort(taskIDCommitment, task, TaskAbortReason.QueueTimeout);
-            _refund(taskIDCommitment, task);
-            _totalEscrowed -= DISPATCH_BOUNTY;
-            _credit(task.creator, DISPATCH_BOUNTY);
-        } else if (status == TaskStatus.Started) {
-            // The application never uploaded the parameters: it pays the node `noShowShare` for the slot it held.
-            _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
-            _escrowOut(task);
-            uint256 share = (uint256(task.fee) * _configs[task.configVersion].noShowShare) / 10_000;
-            _creditFee(taskIDCommitment, node, share);
-            emit TaskFeeRefunded(taskIDCommitment, task.creator, task.fee - share);
-            _credit(task.creator, task.fee - share);
-            _release(node, INodeRegistry.ReleaseOutcome.Neutral);
-        } else if (status == TaskStatus.ParametersUploaded) {
-            // The node never answered in time after the upload.
-            _abort(taskIDCommitment, task, TaskAbortReason.Timeout);
-            _refund(taskIDCommitment, task);
-            _release(node, INodeRegistry.ReleaseOutcome.Timeout);
-        } else if (status == TaskStatus.ScoreReady || status == TaskStatus.ErrorReported) {
-            // The application never validated: the task settles as a success for the node, which is paid.
-            _abort(taskIDCommitment, task, TaskAbortReason.ValidationTimeout);
-            _escrowOut(task);
-            _creditFee(taskIDCommitment, node, task.fee);
-            _release(node, INodeRegistry.ReleaseOutcome.Success);
-        } else {
-            // Validated or GroupValidated: the node never proved its result available.
-            _abort(taskIDCommitment, task, TaskAbortReason.ResultUploadTimeout);
-            _refund(taskIDCommitment, task);
-            _release(node, INodeRegistry.ReleaseOutcome.Timeout);
-        }
+    function abortTask(bytes32) external {
+        _settle();
     }
 
     // =============================================================================================================
@@ -526,46 +411,27 @@ contract TaskManager is ITaskManager, PullPayments {
     }
 
     /// @inheritdoc ITaskManager
-    function poolFrozen() public view returns (bool) {
-        if (BEACON.inFlight()) return true;
-        uint256 head = TaskDispatch.skipEnded(_tasks, _pending, _pendingHead, _pendingTail);
-        return head < _pendingTail && BEACON.wordOf(uint64(_tasks[_pending[head]].startedAt)) != 0;
+    function poolFrozen() external view returns (bool) {
+        return _poolFrozen();
     }
 
     /// @inheritdoc ITaskManager
     function requirePoolOpen() external view {
-        if (poolFrozen()) revert TaskPoolFrozen();
+        if (_poolFrozen()) revert TaskPoolFrozen();
     }
 
     // =============================================================================================================
     // Internals: state machine and access
     // =============================================================================================================
 
-    function _getTask(bytes32 taskIDCommitment) private view returns (Task storage task) {
-        task = _tasks[taskIDCommitment];
-        if (task.creator == address(0)) revert TaskNotFound(taskIDCommitment);
-    }
-
-    function _setStatus(bytes32 taskIDCommitment, Task storage task, TaskStatus to) private {
-        TaskStatus from = task.status;
-        if ((_ALLOWED_FROM >> (16 * uint256(to) + uint256(from))) & 1 == 0) {
-            revert TaskInvalidState(taskIDCommitment, from);
-        }
-        task.status = to;
+    /// @dev Runs the called function in the settlement module, in this contract's storage; its revert data (the
+    /// task manager's own errors) is bubbled up unchanged.
+    function _settle() private {
+        Address.functionDelegateCall(SETTLEMENT, msg.data);
     }
 
     function _onlyCreator(bytes32 taskIDCommitment, Task storage task) private view {
         if (msg.sender != task.creator) revert TaskNotCreator(taskIDCommitment, msg.sender, task.creator);
-    }
-
-    function _onlySelectedNode(bytes32 taskIDCommitment, Task storage task) private view {
-        if (msg.sender != task.selectedNode) {
-            revert TaskNotSelectedNode(taskIDCommitment, msg.sender, task.selectedNode);
-        }
-    }
-
-    function _deadline(Task storage task) private view returns (uint256) {
-        return TaskRules.deadline(task, _configs[task.configVersion], uint256(_maxSiblingWindow) + _maxSiblingLife);
     }
 
     /// @dev The requirements a group's members share (DESIGN §13.2), truncated to 208 bits to share a slot.
@@ -590,14 +456,6 @@ contract TaskManager is ITaskManager, PullPayments {
     // Internals: zero-knowledge proofs (DESIGN §4)
     // =============================================================================================================
 
-    /// @dev The ParamsConsistency check of `validateTaskGroup` (see its NatSpec). Skipped when a member is
-    /// EndAborted: then no row invalidates anyone. Otherwise every member is ScoreReady or ErrorReported, so its
-    /// parameters were uploaded, and its node has been Busy since it was selected: it cannot have re-joined, so its
-    /// registered key is the one the parameters were encrypted to.
-    function _checkParamsProof(bytes32[3] memory ids, Groth16Proof calldata p) private view {
-        TaskRules.checkParamsProof(_tasks, ids, p, REGISTRY, PARAMS_VERIFIER);
-    }
-
     /// @dev The ResultAvailability check of `reportTaskResultUploaded`: the sim hash is the stored score read as a
     /// big-endian integer (32 bytes for text; exactly one 8-byte pHash for images, the only size the circuit hashes).
     /// The last signal binds the proof to this deployment, this task and its selected node (the caller), so that a
@@ -612,75 +470,9 @@ contract TaskManager is ITaskManager, PullPayments {
         TaskRules.checkResultProof(task, taskIDCommitment, resultHash, p, RESULT_VERIFIER);
     }
 
-    /// @dev The creator's VRF output over the task's seed (`TaskRules.samplingNumber`).
-    function _samplingNumber(
-        bytes32 taskIDCommitment,
-        Task storage task,
-        ISamplingVerifier.VRFProof calldata proof
-    ) private view returns (uint256) {
-        return TaskRules.samplingNumber(task, taskIDCommitment, proof, SAMPLING_VERIFIER);
-    }
-
     // =============================================================================================================
-    // Internals: group validation (DESIGN §5)
+    // Internals: the group's fee (DESIGN §5, §13.8)
     // =============================================================================================================
-
-    /// @dev Applies `TaskRules.plan`: the validated member and its agreeing peers first, then the peers' nodes are
-    /// scored and freed, then the odd members are invalidated or aborted, in argument order.
-    function _settleGroup(bytes32[3] memory ids) private {
-        (uint8[3] memory actions, uint8[3] memory qos) = TaskRules.plan(
-            _tasks,
-            ids,
-            _configs[_tasks[ids[0]].configVersion].distanceThreshold,
-            REGISTRY
-        );
-        uint256 winner = 3;
-        for (uint256 i = 0; i < 3; ++i) if (actions[i] == TaskRules.VALIDATE) winner = i;
-        for (uint256 i = 0; i < 3; ++i) {
-            bytes32 id = ids[i];
-            Task storage task = _tasks[id];
-            if (actions[i] == TaskRules.VALIDATE) {
-                task.qosScore = qos[i];
-                _setStatus(id, task, TaskStatus.GroupValidated);
-                task.validatedAt = uint48(block.timestamp);
-                emit TaskValidated(id, task.selectedNode);
-            } else if (actions[i] == TaskRules.GROUP_REFUND) {
-                task.qosScore = qos[i];
-                _groupPeers[ids[winner]].push(id);
-                _setStatus(id, task, TaskStatus.EndGroupRefund);
-                emit TaskEndGroupRefund(id, task.selectedNode);
-                _refund(id, task);
-            }
-        }
-        // The validated member's node is scored when it uploads the result (a ResultUploadTimeout earns no score, B8).
-        for (uint256 i = 0; i < 3; ++i) {
-            if (actions[i] != TaskRules.GROUP_REFUND) continue;
-            address node = _tasks[ids[i]].selectedNode;
-            REGISTRY.recordGroupScore(node, qos[i]);
-            _release(node, INodeRegistry.ReleaseOutcome.Success);
-        }
-        for (uint256 i = 0; i < 3; ++i) {
-            if (actions[i] == TaskRules.INVALIDATE) _invalidate(ids[i]);
-            else if (actions[i] == TaskRules.ABORT) _abortMember(ids[i]);
-        }
-    }
-
-    function _invalidate(bytes32 id) private {
-        Task storage task = _tasks[id];
-        _setStatus(id, task, TaskStatus.EndInvalidated);
-        emit TaskEndInvalidated(id, task.selectedNode);
-        _refund(id, task);
-        REGISTRY.slash(task.selectedNode, id);
-    }
-
-    /// @dev Aborts a member that is not final yet; members already aborted stay as they are.
-    function _abortMember(bytes32 id) private {
-        Task storage task = _tasks[id];
-        if (task.status == TaskStatus.EndAborted) return;
-        _abort(id, task, TaskAbortReason.IncorrectResult);
-        _refund(id, task);
-        _release(task.selectedNode, INodeRegistry.ReleaseOutcome.Neutral);
-    }
 
     /// @dev Splits the fee of a group's validated task among the agreeing nodes by QoS score (10/5/2); without the
     /// validated task's node when it withheld its result (`own` false: an agreeing member uploaded, DESIGN §13.8).
@@ -703,58 +495,13 @@ contract TaskManager is ITaskManager, PullPayments {
     }
 
     // =============================================================================================================
-    // Internals: money
+    // Internals: the frozen pool (docs/randomness.md)
     // =============================================================================================================
-
-    function _abort(bytes32 id, Task storage task, TaskAbortReason reason) private {
-        TaskStatus last = task.status;
-        _setStatus(id, task, TaskStatus.EndAborted);
-        task.abortReason = reason;
-        emit TaskAborted(id, msg.sender, last, reason);
-    }
-
-    function _escrowOut(Task storage task) private {
-        _totalEscrowed -= task.fee;
-    }
-
-    function _refund(bytes32 id, Task storage task) private {
-        _escrowOut(task);
-        emit TaskFeeRefunded(id, task.creator, task.fee);
-        _credit(task.creator, task.fee);
-    }
-
-    function _creditFee(bytes32 id, address node, uint256 amount) private {
-        emit TaskFeePaid(id, node, amount);
-        _credit(node, amount);
-    }
-
-    // =============================================================================================================
-    // Internals: queue and node hand-off
-    // =============================================================================================================
-
-    function _start(bytes32 id, Task storage task, address node) private {
-        _setStatus(id, task, TaskStatus.Started);
-        task.selectedNode = node;
-        task.startedAt = uint48(block.timestamp);
-        emit TaskStarted(id, node);
-    }
-
-    /// @dev Frees the node; if it is Available again, hands it the best queued task it can serve. While the pool is
-    /// frozen the release waits (the node stays Busy): the draws of a word in flight see the pool as it was when the
-    /// word was requested (docs/randomness.md).
-    function _release(address node, INodeRegistry.ReleaseOutcome outcome) private {
-        if (poolFrozen()) {
-            _deferred[_deferredTail++] = uint256(uint160(node)) | (uint256(outcome) << 160);
-            emit NodeReleaseDeferred(node);
-            return;
-        }
-        if (REGISTRY.releaseNode(node, outcome)) _dispatchQueuedTo(node);
-    }
 
     /// @dev When the pool is open: releases up to `max` deferred nodes and, once none is left, asks the beacon for
     /// the open epoch's word (the next freeze starts only after every earlier release).
     function _openPool(uint256 max) private returns (uint256 released) {
-        if (poolFrozen()) return 0;
+        if (_poolFrozen()) return 0;
         released = _releaseDeferred(max);
         if (_deferredHead == _deferredTail) BEACON.poke();
     }
@@ -771,17 +518,5 @@ contract TaskManager is ITaskManager, PullPayments {
             if (REGISTRY.releaseNode(node, INodeRegistry.ReleaseOutcome(entry >> 160))) _dispatchQueuedTo(node);
         }
         _deferredHead = uint64(head);
-    }
-
-    /// @dev Hands the freed node the highest-value queued task it can serve (see `TaskQueue` for the groups).
-    function _dispatchQueuedTo(address node) private {
-        if (QUEUE.size() == 0) return;
-        bytes32 id = TaskRules.popQueuedFor(QUEUE, REGISTRY, node);
-        if (id != bytes32(0)) _start(id, _tasks[id], node);
-    }
-
-    function _raiseSpan(uint256 window, uint256 siblingLife) private {
-        if (window > _maxSiblingWindow) _maxSiblingWindow = uint64(window);
-        if (siblingLife > _maxSiblingLife) _maxSiblingLife = uint64(siblingLife);
     }
 }

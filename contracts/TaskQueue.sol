@@ -19,7 +19,7 @@ import {MaxHeap} from "./libraries/MaxHeap.sol";
 /// a newer minor or patch than the node's is passed over for that node, even if a lower-value task below it would
 /// suit. A node never looks at groups of another major version (DESIGN §13.5: a task of a major no node runs, e.g.
 /// 9, cannot hide the others).
-/// It is a separate contract because the task manager is close to the 24 KiB code size limit.
+/// It is a separate contract so that the task manager stays under 20 KiB of code (docs/cost.md).
 contract TaskQueue is ITaskQueue {
     using MaxHeap for MaxHeap.Heap;
 

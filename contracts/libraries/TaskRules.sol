@@ -46,7 +46,7 @@ struct Task {
 /// §13.2), deadlines (§8, §13.3) and parameter checks.
 /// @dev An external library, linked into `TaskManager` (deploy/modules/VSSNetwork.ts): it reads the task manager's
 /// storage through the `tasks` pointer (delegatecall) and decides; the task manager applies the decision (state,
-/// money, registry). Split out so that the task manager stays well under the 24,576-byte code limit (EIP-170).
+/// money, registry). Split out so that the task manager stays under 20 KiB of code (docs/cost.md).
 library TaskRules {
     /// @dev What a member becomes. `KEEP`: already EndAborted, stays as it is.
     uint8 internal constant KEEP = 0;

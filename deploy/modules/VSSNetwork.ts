@@ -104,7 +104,8 @@ export function defineNetwork(m: IgnitionModuleBuilder, coordinator: ArgumentTyp
   const relayRoots = m.contract("RelayRoots", [admin]);
   const nodeRegistry = m.contract("NodeRegistry", [admin, registryConfig]);
   // TaskRules (group rules, deadlines, proof inputs) and TaskDispatch (the dispatch step) are external libraries
-  // linked into TaskManager: they keep it under the 24,576-byte code limit.
+  // linked into TaskManager (and into the TaskSettlement module its constructor deploys): with that module they keep
+  // every contract under 20 KiB of code (docs/cost.md).
   const taskRules = m.library("TaskRules");
   const taskDispatch = m.library("TaskDispatch");
   // The timelock (DESIGN §13.6) has no admin of its own; `governor` proposes and cancels, anyone executes.

@@ -12,6 +12,7 @@ import {
     IResultAvailabilityVerifier
 } from "../../contracts/interfaces/IGroth16Verifiers.sol";
 import {BaseTest} from "./BaseTest.sol";
+import {TaskSettlement} from "../../contracts/TaskSettlement.sol";
 
 /// @dev Validation needs the creator's VRF proof, which Solidity cannot compute. The guards that run before the
 /// proof is verified are tested with a dummy proof (seed, key binding, and the verifier's rejection); the paths
@@ -1370,5 +1371,55 @@ contract TaskManagerTest is BaseTest {
         assertEq(tm.withdrawTo(to), FEE);
         assertEq(to.balance, FEE);
         assertEq(tm.withdrawable(app), 0);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The settlement module (docs/cost.md): reached only through the task manager, wired like it
+    // ---------------------------------------------------------------------------------------------------------
+
+    /// @dev Called on the module itself, every entry point refuses, even for a task that exists in the task manager:
+    /// the module's own storage is never a second, empty task manager anyone could drive.
+    function test_settlement_refusesDirectCalls() public {
+        bytes32 id = _scoreReady();
+        TaskSettlement settlement = TaskSettlement(tm.SETTLEMENT());
+        ISamplingVerifier.VRFProof memory proof;
+        ITaskManager.Groth16Proof memory groth;
+        ITaskManager.TaskConfig memory cfg = tm.config();
+        uint256[2] memory key;
+        bytes4 refused = TaskSettlement.TaskSettlementNotDelegated.selector;
+
+        vm.warp(tm.deadlineOf(id));
+        vm.expectRevert(refused);
+        settlement.abortTask(id);
+        vm.prank(node);
+        vm.expectRevert(refused);
+        settlement.declineTask(id, ITaskTypes.TaskAbortReason.AppKeyInvalid);
+        vm.prank(app);
+        vm.expectRevert(refused);
+        settlement.validateTaskGroup(id, id, id, bytes32(0), proof, groth);
+        vm.prank(admin);
+        vm.expectRevert(refused);
+        settlement.setConfig(cfg);
+        vm.expectRevert(refused);
+        settlement.registerAppKey(key, key);
+
+        // Through the task manager the same abort goes through, in the task manager's storage.
+        tm.abortTask(id);
+        _assertTaskStatus(id, ITaskTypes.TaskStatus.EndAborted);
+    }
+
+    /// @dev The module's immutables are the task manager's: it reads the same registry, queue, beacon and verifiers.
+    function test_settlement_sharesTheTaskManagersWiring() public view {
+        TaskSettlement settlement = TaskSettlement(tm.SETTLEMENT());
+        assertEq(settlement.ADMIN(), tm.ADMIN());
+        assertEq(address(settlement.REGISTRY()), address(tm.REGISTRY()));
+        assertEq(address(settlement.RELAY_ROOTS()), address(tm.RELAY_ROOTS()));
+        assertEq(address(settlement.SAMPLING_VERIFIER()), address(tm.SAMPLING_VERIFIER()));
+        assertEq(address(settlement.PARAMS_VERIFIER()), address(tm.PARAMS_VERIFIER()));
+        assertEq(address(settlement.RESULT_VERIFIER()), address(tm.RESULT_VERIFIER()));
+        assertEq(address(settlement.QUEUE()), address(tm.QUEUE()));
+        assertEq(address(settlement.BEACON()), address(tm.BEACON()));
+        assertEq(settlement.DISPATCH_BOUNTY(), tm.DISPATCH_BOUNTY());
+        assertTrue(address(settlement) != address(tm));
     }
 }
